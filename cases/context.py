@@ -1,0 +1,50 @@
+"""What domain functions need besides their session: settings, sessions, Argon2id, installation keys.
+
+One ``Context`` is made per process (by the app's lifespan or a CLI command)
+and closed with it.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from nacl.public import PublicKey
+from sqlalchemy import select
+
+from .db import create_engine, session_factory
+from .errors import NotInitialised
+from .kdf import KeyDerivation
+from .models import Installation
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class InstallationKeys:
+    receipt_salt: bytes
+    recovery_public_key: PublicKey
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.kdf = KeyDerivation(settings.argon2, settings.argon2_concurrency)
+        self._installation: InstallationKeys | None = None
+
+    async def installation(self) -> InstallationKeys:
+        """The installation's salt and recovery key, read once (they never change)."""
+        if self._installation is None:
+            async with self.sessions() as session:
+                row = await session.scalar(select(Installation))
+            if row is None:
+                raise NotInitialised()
+            self._installation = InstallationKeys(row.receipt_salt, PublicKey(row.recovery_public_key))
+        return self._installation
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def today() -> date:
+    """Today in UTC: the only clock reporter-side records use."""
+    return datetime.now(UTC).date()

@@ -1,0 +1,34 @@
+"""Setting up an installation: the receipt salt and the organisation's recovery key."""
+
+import secrets
+from datetime import date
+
+from nacl.public import PrivateKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import keys
+from crypto.kdf import SALT_BYTES
+
+from .models import Installation
+
+
+class AlreadyInitialised(Exception):
+    pass
+
+
+async def initialise(session: AsyncSession, today: date) -> PrivateKey:
+    """Create the installation row; return the recovery private key, which is not stored. Commits."""
+    recovery = keys.new_key_pair()
+    async with session.begin():
+        if await session.scalar(select(Installation.id)) is not None:
+            raise AlreadyInitialised("this installation is already initialised")
+        session.add(
+            Installation(
+                id=1,
+                receipt_salt=secrets.token_bytes(SALT_BYTES),
+                recovery_public_key=bytes(recovery.public_key),
+                created_on=today,
+            )
+        )
+    return recovery

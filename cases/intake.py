@@ -1,0 +1,185 @@
+"""Filing a report: the one way a case comes into being.
+
+The intake site, the JSON API and the demo all call ``parse_report`` then
+``file_report``, so every report is checked and sealed by the same rules.
+"""
+
+import asyncio
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from nacl.public import PublicKey
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import boxes, keys, receipts
+
+from . import deadlines
+from .content import Upload, check_uploads, seal_uploads
+from .context import Context
+from .errors import InvalidInput
+from .models import CATEGORIES, Case, Grant, ReferenceCounter, Staff
+
+# Longest accepted text per field, in characters.
+TEXT_FIELDS = {
+    "summary": 200,
+    "details": 20_000,
+    "occurred_on": 200,
+    "country": 100,
+    "people": 5_000,
+    "amount": 200,
+    "how_known": 5_000,
+}
+REQUIRED = ("summary", "details")
+FOREIGN_OFFICIAL = ("yes", "no", "unknown")
+IDENTITY_FIELDS = {"name": 200, "contact": 500}
+REPORT_FIELDS = ("category", *TEXT_FIELDS, "foreign_official_involved", "concerns_leadership", "identity")
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    category: str
+    summary: str
+    details: str
+    occurred_on: str = ""
+    country: str = ""
+    people: str = ""
+    amount: str = ""
+    how_known: str = ""
+    foreign_official_involved: str = "unknown"
+    concerns_leadership: bool = False
+    identity: dict[str, str] | None = None
+
+    def __repr__(self) -> str:  # report content never goes to a log
+        return f"ReportDraft(category={self.category!r})"
+
+    def sealed_fields(self) -> dict[str, Any]:
+        fields = asdict(self)
+        del fields["identity"]
+        return fields
+
+
+def _text(value: Any, field: str, limit: int, errors: dict[str, str]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[field] = "Must be text."
+        return ""
+    value = value.strip()
+    if len(value) > limit:
+        errors[field] = f"At most {limit:,} characters (this has {len(value):,})."
+    return value
+
+
+def parse_report(data: dict[str, Any]) -> ReportDraft:
+    """Check a report given as the API's JSON object. Raises ``InvalidInput`` naming each bad field."""
+    errors: dict[str, str] = {}
+    for unknown in sorted(set(data) - set(REPORT_FIELDS)):
+        errors[unknown] = "Unknown field."
+
+    category = data.get("category")
+    if category not in CATEGORIES:
+        errors["category"] = "Choose one of the categories." if not category else "Unknown category."
+    values = {field: _text(data.get(field), field, limit, errors) for field, limit in TEXT_FIELDS.items()}
+    for field in REQUIRED:
+        if not values[field] and field not in errors:
+            errors[field] = "This field is required."
+
+    foreign = data.get("foreign_official_involved") or "unknown"
+    if isinstance(foreign, bool):  # a yes/no from a client that thinks in booleans
+        foreign = "yes" if foreign else "no"
+    if foreign not in FOREIGN_OFFICIAL:
+        errors["foreign_official_involved"] = "Answer yes, no or unknown."
+
+    leadership = data.get("concerns_leadership", False)
+    if not isinstance(leadership, bool):
+        errors["concerns_leadership"] = "Must be true or false."
+
+    identity = data.get("identity")
+    if identity is not None:
+        if not isinstance(identity, dict) or set(identity) - set(IDENTITY_FIELDS):
+            errors["identity"] = "Give an object with name and contact, or null to stay anonymous."
+            identity = None
+        else:
+            identity = {f: _text(identity.get(f), f"identity.{f}", n, errors) for f, n in IDENTITY_FIELDS.items()}
+            if not identity["name"] and not identity["contact"]:
+                errors["identity.name"] = "Give a name or a way to reach you, or choose to stay anonymous."
+
+    if errors:
+        raise InvalidInput(fields=errors)
+    return ReportDraft(
+        category=category,
+        foreign_official_involved=foreign,
+        concerns_leadership=leadership,
+        identity=identity,
+        **values,
+    )
+
+
+async def _next_reference(session: AsyncSession, year: int) -> str:
+    bump = (
+        update(ReferenceCounter)
+        .where(ReferenceCounter.year == year)
+        .values(last=ReferenceCounter.last + 1)
+        .returning(ReferenceCounter.last)
+    )
+    number = (await session.execute(bump)).scalar_one_or_none()
+    if number is None:
+        try:
+            async with session.begin_nested():
+                session.add(ReferenceCounter(year=year, last=1))
+            number = 1
+        except IntegrityError:  # another report opened the year first
+            number = (await session.execute(bump)).scalar_one()
+    return f"{year}-{number:04d}"
+
+
+async def file_report(
+    session: AsyncSession, ctx: Context, draft: ReportDraft, uploads: list[Upload], today: date
+) -> str:
+    """Seal and store a report; return its receipt only once the case is committed.
+
+    Routing: a report concerning the Compliance Officer, the CFO or a director
+    is granted to the Audit Committee only; any other to the Compliance
+    Officer. The recovery key and the reporter always get a grant.
+    """
+    settings = ctx.settings
+    check_uploads(uploads, settings)
+    installation = await ctx.installation()
+
+    # The slow work (Argon2id, encryption) happens before the transaction,
+    # so the write lock is held for inserts only.
+    receipt = receipts.new_receipt()
+    reporter = await ctx.kdf.receipt(receipts.normalise(receipt), installation.receipt_salt)
+    case_key = keys.new_key_pair()
+    public = case_key.public_key
+    attachments = await asyncio.to_thread(seal_uploads, public, uploads)
+    routing = "audit_committee" if draft.concerns_leadership else "compliance_officer"
+
+    async with session.begin():
+        readers = await session.scalars(select(Staff).where(Staff.role == routing, Staff.active.is_(True)))
+        grants = [Grant(holder="staff", staff_id=s.id, sealed_key=keys.grant(case_key, PublicKey(s.public_key))) for s in readers]
+        grants.append(Grant(holder="recovery", sealed_key=keys.grant(case_key, installation.recovery_public_key)))
+        grants.append(Grant(holder="reporter", sealed_key=keys.grant(case_key, reporter.private_key.public_key)))
+        session.add(
+            Case(
+                reference=await _next_reference(session, today.year),
+                category=draft.category,
+                routing=routing,
+                status="received",
+                received_on=today,
+                acknowledge_by=deadlines.acknowledge_by(today, settings.acknowledge_days),
+                feedback_by=deadlines.feedback_by(
+                    today, None, days=settings.acknowledge_days, months=settings.feedback_months
+                ),
+                public_key=bytes(public),
+                report_box=boxes.seal_json(public, draft.sealed_fields()),
+                identity_box=boxes.seal_json(public, draft.identity or {}),
+                receipt_lookup=reporter.lookup_id,
+                grants=grants,
+                attachments=attachments,
+            )
+        )
+    return receipt

@@ -1,0 +1,183 @@
+"""The database schema.
+
+Plain columns hold only the metadata the README lists (reference, category,
+routing, status, dates, flags); everything a person wrote is a sealed box.
+Nothing records a client address, a User-Agent or the time of day a reporter
+acted: reporter-side records carry dates only, so they cannot be lined up
+against a proxy or badge-reader log.
+"""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .settings import ROLES
+
+CATEGORIES = {
+    "foreign_bribery": "Bribery of a foreign official",
+    "gifts_hospitality": "Improper gift, meal, travel or entertainment",
+    "facilitation_payment": "Facilitation payment",
+    "third_party": "Payment through a third party or intermediary",
+    "donation_sponsorship": "Charitable donation or sponsorship",
+    "books_records": "False or missing books and records",
+    "internal_controls": "Circumvention of internal controls",
+    "retaliation": "Retaliation against someone who reported",
+    "other": "Other",
+}
+ROUTINGS = ("compliance_officer", "audit_committee")
+STATUSES = ("received", "acknowledged", "investigating", "escalated", "concluded", "closed")
+HOLDERS = ("staff", "recovery", "reporter")
+SENDERS = ("reporter", "staff")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Installation(Base):
+    """One row: what `speakup init` made for this installation."""
+
+    __tablename__ = "installation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One salt per installation for receipt derivations: the receipt's 80 bits,
+    # not the salt, are what stop guessing; a per-case salt would need the case
+    # before the lookup.
+    receipt_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    recovery_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The private key, SecretBox-wrapped under the password-derived key.
+    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary(72))
+    password_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    password_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+
+class ReferenceCounter(Base):
+    """Last case number used per year, so references are `2026-0001`, `2026-0002`, ..."""
+
+    __tablename__ = "reference_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    routing: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    received_on: Mapped[date] = mapped_column(Date)
+    acknowledged_on: Mapped[date | None] = mapped_column(Date)
+    acknowledge_by: Mapped[date] = mapped_column(Date)
+    feedback_by: Mapped[date] = mapped_column(Date)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The report's fields, sealed as one JSON document.
+    report_box: Mapped[bytes] = mapped_column(LargeBinary)
+    # Name and contact, sealed apart from the report. Anonymous reports get a
+    # box too (of an empty identity, padded to the same size), so the table
+    # does not tell anonymous reports from confidential ones.
+    identity_box: Mapped[bytes] = mapped_column(LargeBinary)
+    # First half of Argon2id(receipt): how a returning reporter finds the case.
+    receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+
+    grants: Mapped[list["Grant"]] = relationship(back_populates="case", cascade="all, delete-orphan")
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Message.id"
+    )
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("category", CATEGORIES), name="category"),
+        CheckConstraint(_in("routing", ROUTINGS), name="routing"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        Index("ix_cases_status_received_on", "status", "received_on"),
+        Index("ix_cases_received_on", "received_on"),
+    )
+
+
+class Grant(Base):
+    """The case private key sealed to one reader: a staff member, the recovery key or the reporter."""
+
+    __tablename__ = "grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    holder: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary(80))
+
+    case: Mapped[Case] = relationship(back_populates="grants")
+    __table_args__ = (
+        CheckConstraint(_in("holder", HOLDERS), name="holder"),
+        CheckConstraint("(holder = 'staff') = (staff_id IS NOT NULL)", name="staff_holder_has_staff_id"),
+        UniqueConstraint("case_id", "holder", "staff_id", name="one_per_holder"),
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    sender: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    sent_on: Mapped[date] = mapped_column(Date)
+    # The reporter says they face retaliation: a flag, kept in plain on purpose.
+    retaliation: Mapped[bool] = mapped_column(Boolean, default=False)
+    body_box: Mapped[bytes] = mapped_column(LargeBinary)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", order_by="Attachment.id")
+    __table_args__ = (CheckConstraint(_in("sender", SENDERS), name="sender"),)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # None: filed with the report itself.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    # {"name", "content_type", "size", "key"} sealed to the case.
+    meta_box: Mapped[bytes] = mapped_column(LargeBinary)
+    # secretstream ciphertext of the padded file.
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+    case: Mapped[Case] = relationship(back_populates="attachments")
+    message: Mapped[Message | None] = relationship(back_populates="attachments")

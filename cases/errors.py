@@ -67,3 +67,8 @@ class Unavailable(SpeakupError):
     status = 503
     code = "unavailable"
     detail = "The channel cannot store reports right now. Nothing was saved; please try again in a few minutes."
+
+
+class MalformedBody(SpeakupError):
+    code = "malformed_body"
+    detail = "The form data could not be read. Nothing was saved; please send it again."

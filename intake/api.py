@@ -1,0 +1,96 @@
+"""The JSON intake API, for hotline operators typing in reports taken by phone or letter.
+
+Same functions of ``cases`` as the pages. The receipt travels in request
+bodies only, never in a URL, so no proxy or server log can hold one.
+Errors are ``{"error": code, "detail": text[, "fields": {...}]}`` (see asgi.py).
+"""
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from cases.context import today
+from cases.errors import InvalidInput
+from cases.intake import file_report, parse_report
+from cases.mailbox import AttachmentInfo, Mailbox, read_mailbox, send_reporter_message
+
+from .bodies import json_uploads, read_json
+from .openapi import SPEC
+
+
+def _only(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidInput(fields={name: "Unknown field." for name in unknown})
+
+
+def _receipt(data: dict[str, Any]) -> str:
+    receipt = data.get("receipt")
+    if not isinstance(receipt, str):
+        raise InvalidInput(fields={"receipt": "Give the receipt as text."})
+    return receipt
+
+
+def _files(infos: list[AttachmentInfo]) -> list[dict]:
+    return [{"name": info.name, "size": info.size} for info in infos]
+
+
+def _mailbox_json(mailbox: Mailbox) -> dict:
+    return {
+        "status": mailbox.status,
+        "received_on": mailbox.received_on.isoformat(),
+        "acknowledged_on": mailbox.acknowledged_on.isoformat() if mailbox.acknowledged_on else None,
+        "acknowledge_by": mailbox.acknowledge_by.isoformat(),
+        "feedback_by": mailbox.feedback_by.isoformat(),
+        "report": mailbox.report,
+        "attachments": _files(mailbox.attachments),
+        "messages": [
+            {
+                "from": m.sender,
+                "body": m.body,
+                "sent_on": m.sent_on.isoformat(),
+                "retaliation": m.retaliation,
+                "attachments": _files(m.attachments),
+            }
+            for m in mailbox.messages
+        ],
+    }
+
+
+async def create_report(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    data = await read_json(request)
+    uploads = json_uploads(data.pop("attachments", None))
+    draft = parse_report(data)
+    async with ctx.sessions() as session:
+        receipt = await file_report(session, ctx, draft, uploads, today())
+    return JSONResponse({"receipt": receipt}, status_code=201)
+
+
+async def follow_up(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    data = await read_json(request)
+    _only(data, {"receipt"})
+    async with ctx.sessions() as session:
+        mailbox = await read_mailbox(session, ctx, _receipt(data))
+    return JSONResponse(_mailbox_json(mailbox))
+
+
+async def create_message(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    data = await read_json(request)
+    _only(data, {"receipt", "body", "retaliation", "attachments"})
+    retaliation = data.get("retaliation", False)
+    if not isinstance(retaliation, bool):
+        raise InvalidInput(fields={"retaliation": "Must be true or false."})
+    uploads = json_uploads(data.get("attachments"))
+    async with ctx.sessions() as session:
+        await send_reporter_message(
+            session, ctx, _receipt(data), data.get("body", ""), retaliation=retaliation, uploads=uploads, today=today()
+        )
+    return JSONResponse({"sent": True}, status_code=201)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(SPEC)

@@ -1,0 +1,216 @@
+"""OpenAPI 3.1 description of the intake API, served at /api/v1/openapi.json."""
+
+from cases.intake import FOREIGN_OFFICIAL, IDENTITY_FIELDS, TEXT_FIELDS
+from cases.mailbox import MAX_MESSAGE, REPORTER_STATUS
+from cases.models import CATEGORIES
+
+_ERROR_CODES = [
+    "invalid_input",
+    "invalid_json",
+    "unsupported_media_type",
+    "invalid_receipt",
+    "unknown_receipt",
+    "too_large",
+    "malformed_body",
+    "not_found",
+    "method_not_allowed",
+    "not_initialised",
+    "unavailable",
+    "internal_error",
+]
+
+
+def _text(limit: int, description: str) -> dict:
+    return {"type": "string", "maxLength": limit, "description": description}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _body(schema: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+_COMMON_ERRORS = {
+    "400": _error("Malformed JSON (`invalid_json`) or receipt (`invalid_receipt`)."),
+    "413": _error("Body or a file too large (`too_large`)."),
+    "415": _error("Not application/json (`unsupported_media_type`)."),
+    "422": _error("A field is missing or wrong (`invalid_input`); `fields` names each."),
+    "503": _error("Storage unavailable or not set up; nothing was saved."),
+}
+
+_ATTACHMENTS = {
+    "type": "array",
+    "description": "Files, each at most the configured size (10 MB by default), at most 5 per request by default.",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "data"],
+        "properties": {
+            "name": {"type": "string"},
+            "content_type": {"type": "string"},
+            "data": {"type": "string", "contentEncoding": "base64"},
+        },
+    },
+}
+
+_DATE = {"type": "string", "format": "date"}
+_FILE_INFO = {"type": "object", "properties": {"name": {"type": "string"}, "size": {"type": "integer"}}}
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Speakup intake API",
+        "version": "1",
+        "description": (
+            "File a report for a reporter (for example one taken by phone), follow it up with its receipt, "
+            "and add messages, files or a retaliation notice. Nothing here stops anyone from reporting "
+            "to the SEC, the DOJ or another authority. The receipt travels in request bodies only."
+        ),
+    },
+    "paths": {
+        "/api/v1/reports": {
+            "post": {
+                "operationId": "fileReport",
+                "summary": "File a report; answers with the receipt once the report is stored.",
+                "requestBody": _body("Report"),
+                "responses": {
+                    "201": {
+                        "description": "Stored. Give the receipt to the reporter: it cannot be shown again.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["receipt"],
+                                    "properties": {"receipt": {"type": "string", "example": "7KQ4-M2XD-9PZA-HN3F"}},
+                                }
+                            }
+                        },
+                    },
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/follow-up": {
+            "post": {
+                "operationId": "followUp",
+                "summary": "Read a report's status, deadlines and messages with its receipt.",
+                "requestBody": _body("ReceiptOnly"),
+                "responses": {
+                    "200": {
+                        "description": "The reporter's view of the case.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Mailbox"}}},
+                    },
+                    "404": _error("No report has this receipt (`unknown_receipt`)."),
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/follow-up/messages": {
+            "post": {
+                "operationId": "sendMessage",
+                "summary": "Add a message and/or files from the reporter; `retaliation` flags it.",
+                "requestBody": _body("ReporterMessage"),
+                "responses": {
+                    "201": {
+                        "description": "Stored.",
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {"sent": {"type": "boolean"}}}}},
+                    },
+                    "404": _error("No report has this receipt (`unknown_receipt`)."),
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error", "detail"],
+                "properties": {
+                    "error": {"type": "string", "enum": _ERROR_CODES},
+                    "detail": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+            "Report": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["category", "summary", "details"],
+                "properties": {
+                    "category": {"type": "string", "enum": list(CATEGORIES)},
+                    "summary": _text(TEXT_FIELDS["summary"], "What happened, in one sentence."),
+                    "details": _text(TEXT_FIELDS["details"], "What happened, in full."),
+                    "occurred_on": _text(TEXT_FIELDS["occurred_on"], "When, as exactly as known."),
+                    "country": _text(TEXT_FIELDS["country"], "Where."),
+                    "people": _text(TEXT_FIELDS["people"], "People involved and their roles."),
+                    "amount": _text(TEXT_FIELDS["amount"], "Amounts and currency."),
+                    "how_known": _text(TEXT_FIELDS["how_known"], "How the reporter knows."),
+                    "foreign_official_involved": {
+                        "type": ["string", "boolean"],
+                        "enum": [*FOREIGN_OFFICIAL, True, False],
+                        "default": "unknown",
+                        "description": "Is a foreign official or state-owned enterprise involved?",
+                    },
+                    "concerns_leadership": {
+                        "type": "boolean",
+                        "default": False,
+                        "description": "Concerns the Compliance Officer, the CFO or a director: "
+                        "routed to the Audit Committee only.",
+                    },
+                    "identity": {
+                        "type": ["object", "null"],
+                        "additionalProperties": False,
+                        "description": "null for an anonymous report; name and contact for a confidential one.",
+                        "properties": {f: {"type": "string", "maxLength": n} for f, n in IDENTITY_FIELDS.items()},
+                    },
+                    "attachments": _ATTACHMENTS,
+                },
+            },
+            "ReceiptOnly": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["receipt"],
+                "properties": {"receipt": {"type": "string", "description": "Case, hyphens and spaces do not matter."}},
+            },
+            "ReporterMessage": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["receipt"],
+                "properties": {
+                    "receipt": {"type": "string"},
+                    "body": {"type": "string", "maxLength": MAX_MESSAGE},
+                    "retaliation": {"type": "boolean", "default": False, "description": "I am facing retaliation."},
+                    "attachments": _ATTACHMENTS,
+                },
+            },
+            "Mailbox": {
+                "type": "object",
+                "required": ["status", "received_on", "acknowledge_by", "feedback_by", "report", "messages"],
+                "properties": {
+                    "status": {"type": "string", "enum": sorted(set(REPORTER_STATUS.values()))},
+                    "received_on": _DATE,
+                    "acknowledged_on": {"type": ["string", "null"], "format": "date"},
+                    "acknowledge_by": _DATE,
+                    "feedback_by": _DATE,
+                    "report": {"type": "object", "description": "The reporter's own fields (never their identity)."},
+                    "attachments": {"type": "array", "items": _FILE_INFO},
+                    "messages": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "from": {"type": "string", "enum": ["reporter", "staff"]},
+                                "body": {"type": "string"},
+                                "sent_on": _DATE,
+                                "retaliation": {"type": "boolean"},
+                                "attachments": {"type": "array", "items": _FILE_INFO},
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
+}

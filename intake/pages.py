@@ -1,0 +1,158 @@
+"""The reporter's pages. Every page works without JavaScript.
+
+Handlers parse, call one function of ``cases``, and render. When input is
+bad, the form comes back with everything typed and a message per field; only
+files need choosing again (browsers never re-send them).
+"""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cases.context import today
+from cases.errors import CsrfFailed, InvalidInput, InvalidReceipt, SpeakupError, TooLarge, UnknownReceipt
+from cases.intake import TEXT_FIELDS, file_report, parse_report
+from cases.mailbox import read_mailbox, send_reporter_message
+from cases.models import CATEGORIES
+from cases.web import CSRF_FIELD, check_cross_site, check_csrf, render
+
+from .bodies import SubmittedForm, check_oversize, read_form
+
+HONEYPOT = "website"
+
+
+def _limits(request: Request) -> dict:
+    settings = request.app.state.ctx.settings
+    return {
+        "max_attachments": settings.max_attachments,
+        "max_attachment_mb": settings.max_attachment_bytes // (1024 * 1024),
+        "acknowledge_days": settings.acknowledge_days,
+        "feedback_months": settings.feedback_months,
+    }
+
+
+async def index(request: Request) -> Response:
+    return render(request, "intake/index.html", _limits(request))
+
+
+def _report_page(request: Request, values: dict, error: SpeakupError | None = None) -> Response:
+    context = {
+        **_limits(request),
+        "categories": CATEGORIES,
+        "limits": TEXT_FIELDS,
+        "values": values,
+        "errors": error.fields if error else {},
+        "problem": error.detail if error else None,
+    }
+    return render(request, "intake/report.html", context, status_code=error.status if error else 200)
+
+
+async def report_form(request: Request) -> Response:
+    return _report_page(request, {})
+
+
+def _report_data(form: SubmittedForm) -> dict:
+    """The form's fields in the shape of the API's JSON body."""
+    data = {name: form.get(name) for name in TEXT_FIELDS}
+    data["category"] = form.get("category") or None
+    data["foreign_official_involved"] = form.get("foreign_official_involved") or "unknown"
+    data["concerns_leadership"] = form.get("concerns_leadership") == "yes"
+    if form.get("anonymity") == "confidential":
+        data["identity"] = {"name": form.get("name"), "contact": form.get("contact")}
+    return data
+
+
+async def submit_report(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    check_cross_site(request)
+    form = await read_form(request, ctx.settings)
+    try:
+        check_csrf(request, form.get(CSRF_FIELD))
+        errors: dict[str, str] = {}
+        status = 422
+        if form.get(HONEYPOT):
+            errors[HONEYPOT] = "Leave this field empty."
+        try:
+            check_oversize(form, ctx.settings)
+        except TooLarge as error:
+            errors.update(error.fields)
+            status = error.status
+        try:
+            draft = parse_report(_report_data(form))
+        except InvalidInput as error:
+            errors.update(error.fields)
+        if errors:
+            raise InvalidInput(fields=errors) if status == 422 else TooLarge(fields=errors)
+        async with ctx.sessions() as session:
+            receipt = await file_report(session, ctx, draft, form.uploads, today())
+    except (InvalidInput, TooLarge, CsrfFailed) as error:
+        return _report_page(request, form.fields, error)
+    # file_report returned, so the case is committed: only now may the receipt be shown.
+    return render(request, "intake/receipt.html", {"receipt": receipt})
+
+
+def _login_page(request: Request, receipt: str = "", error: SpeakupError | None = None) -> Response:
+    return render(
+        request,
+        "intake/follow_up_login.html",
+        {"receipt": receipt, "problem": error.detail if error else None},
+        status_code=error.status if error else 200,
+    )
+
+
+async def follow_up_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+async def _mailbox_page(request: Request, receipt: str, *, notice=None, values=None, error=None) -> Response:
+    ctx = request.app.state.ctx
+    try:
+        async with ctx.sessions() as session:
+            mailbox = await read_mailbox(session, ctx, receipt)
+    except (InvalidReceipt, UnknownReceipt) as problem:
+        return _login_page(request, receipt, problem)
+    context = {
+        **_limits(request),
+        "mailbox": mailbox,
+        "receipt": receipt,
+        "categories": CATEGORIES,
+        "notice": notice,
+        "values": values or {},
+        "errors": error.fields if error else {},
+        "problem": error.detail if error else None,
+    }
+    return render(request, "intake/follow_up.html", context, status_code=error.status if error else 200)
+
+
+async def follow_up(request: Request) -> Response:
+    check_cross_site(request)
+    form = await read_form(request, request.app.state.ctx.settings)
+    try:
+        check_csrf(request, form.get(CSRF_FIELD))
+    except CsrfFailed as error:
+        return _login_page(request, form.get("receipt"), error)
+    return await _mailbox_page(request, form.get("receipt"))
+
+
+async def send_message(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    check_cross_site(request)
+    form = await read_form(request, ctx.settings)
+    receipt = form.get("receipt")
+    try:
+        check_csrf(request, form.get(CSRF_FIELD))
+        check_oversize(form, ctx.settings)
+        async with ctx.sessions() as session:
+            await send_reporter_message(
+                session,
+                ctx,
+                receipt,
+                form.get("body"),
+                retaliation=form.get("retaliation") == "yes",
+                uploads=form.uploads,
+                today=today(),
+            )
+    except (InvalidReceipt, UnknownReceipt) as error:
+        return _login_page(request, receipt, error)
+    except (InvalidInput, TooLarge, CsrfFailed) as error:
+        return await _mailbox_page(request, receipt, values=form.fields, error=error)
+    return await _mailbox_page(request, receipt, notice="Your message was sent.")

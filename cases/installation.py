@@ -1,7 +1,9 @@
 """Setting up an installation: the receipt salt and the organisation's recovery key."""
 
+import os
 import secrets
 from datetime import date
+from pathlib import Path
 
 from nacl.public import PrivateKey
 from sqlalchemy import select
@@ -32,3 +34,11 @@ async def initialise(session: AsyncSession, today: date) -> PrivateKey:
             )
         )
     return recovery
+
+
+def write_recovery_key(path: Path, recovery: PrivateKey) -> None:
+    """Write the recovery private key to a new file of mode 0600; never overwrite one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(keys.export_recovery_key(recovery) + "\n")

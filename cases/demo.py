@@ -1,0 +1,142 @@
+"""Demo data: staff accounts and about fifty reports, filed through the real intake code."""
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from .context import Context, today
+from .installation import initialise, write_recovery_key
+from .intake import file_report, parse_report
+from .mailbox import send_reporter_message
+from .models import Case, Installation, Staff
+from .settings import Settings
+from .staff import create_staff
+from .workflow import acknowledge, reply
+
+DEMO_STAFF = [
+    ("compliance@demo.speakup.test", "compliance_officer", "demo-compliance-officer"),
+    ("investigator@demo.speakup.test", "investigator", "demo-investigator-1"),
+    ("audit@demo.speakup.test", "audit_committee", "demo-audit-committee"),
+    ("admin@demo.speakup.test", "admin", "demo-administrator"),
+]
+
+SCENARIOS = [
+    ("foreign_bribery", "Cash to a customs official to release a shipment",
+     "Our logistics agent said the shipment would only clear if we paid the inspector in cash. "
+     "The regional manager approved it by phone and it was booked as 'handling fees'.", "yes"),
+    ("gifts_hospitality", "Luxury trip for a ministry procurement officer",
+     "Before the tender decision, sales paid a week at a beach resort for the procurement officer and "
+     "his family. The invoice was split across three expense reports.", "yes"),
+    ("facilitation_payment", "Regular small payments to speed up visa processing",
+     "HR in the regional office pays about 50 dollars per visa to a clerk at the immigration office. "
+     "Nobody pre-approved it in writing and it is not recorded as such.", "yes"),
+    ("third_party", "Distributor commission far above the market rate",
+     "The new distributor gets 35% commission, where others get 8%. The distributor's owner is the brother "
+     "of an official at the state telecom operator that is our biggest customer.", "yes"),
+    ("donation_sponsorship", "Donation to a charity run by the mayor's wife",
+     "We donated to a foundation chaired by the mayor's wife two weeks before the permit for the new "
+     "warehouse was granted. The donation was not pre-approved by the Compliance Officer.", "unknown"),
+    ("books_records", "Consulting invoices with no work behind them",
+     "Quarterly consulting invoices from a company nobody has met are approved without any deliverable. "
+     "The amounts are just under the approval threshold.", "unknown"),
+    ("internal_controls", "Purchase orders split to avoid a second approval",
+     "A manager splits orders for the same supplier into several purchase orders under the limit, "
+     "so that finance never reviews them.", "no"),
+    ("gifts_hospitality", "Expensive watches given to officials at a trade fair",
+     "At the trade fair our booth handed out watches worth several hundred dollars each to visiting "
+     "officials from a state-owned utility.", "yes"),
+    ("retaliation", "Moved to a worse shift after raising a concern",
+     "After I asked my manager about unusual payments to an agent, I was moved to night shifts and "
+     "left out of meetings.", "no"),
+    ("other", "Pressure to backdate a contract",
+     "I was asked to backdate the signature page of an agency agreement so that it predates the first payment.", "unknown"),
+]
+COUNTRIES = ["Mexico", "India", "Nigeria", "Indonesia", "Brazil", "Vietnam", "Egypt", "Kazakhstan", "Peru", "Philippines"]
+RECEIPTS_FILE = "demo-receipts.txt"
+
+
+async def seed(settings: Settings, count: int = 50) -> str:
+    """Set up the demo once; on later runs just say what is there. Returns what to print."""
+    ctx = Context(settings)
+    receipts_path = settings.data_dir / RECEIPTS_FILE
+    try:
+        async with ctx.sessions() as session:
+            initialised = await session.scalar(select(Installation.id)) is not None
+        if not initialised:
+            await _seed(ctx, count, receipts_path)
+        async with ctx.sessions() as session:
+            cases = len((await session.scalars(select(Case.id))).all())
+            staff = (await session.scalars(select(Staff.email))).all()
+    finally:
+        await ctx.close()
+    lines = [f"Demo data: {cases} reports, {len(staff)} staff accounts.", "Demo staff (email / password):"]
+    lines += [f"  {email:34} {password:26} {role}" for email, role, password in DEMO_STAFF]
+    if receipts_path.exists():
+        lines.append("Demo receipts to try on the follow-up page:")
+        lines += [f"  {line}" for line in receipts_path.read_text().split()]
+    return "\n".join(lines)
+
+
+async def _seed(ctx: Context, count: int, receipts_path) -> None:
+    rng = random.Random(2011)  # the same demo every time
+    async with ctx.sessions() as session:
+        recovery = await initialise(session, today())
+    write_recovery_key(ctx.settings.data_dir / "recovery-key.txt", recovery)
+    staff = {}
+    for email, role, password in DEMO_STAFF:
+        async with ctx.sessions() as session:
+            staff[role] = await create_staff(session, ctx, email=email, role=role, password=password)
+    shown = []
+    for number in range(count):
+        category, summary, details, foreign = SCENARIOS[number % len(SCENARIOS)]
+        received = today() - timedelta(days=rng.randint(0, 150))
+        data = {
+            "category": category,
+            "summary": summary,
+            "details": details,
+            "country": rng.choice(COUNTRIES),
+            "occurred_on": (received - timedelta(days=rng.randint(5, 90))).strftime("%B %Y"),
+            "foreign_official_involved": foreign,
+            "amount": f"USD {rng.randint(1, 250) * 1000:,}" if category != "retaliation" else "",
+            "concerns_leadership": number % 9 == 4,
+            "identity": {"name": f"Demo Reporter {number}", "contact": "a private phone number"}
+            if number % 4 == 1
+            else None,
+        }
+        async with ctx.sessions() as session:
+            receipt = await file_report(session, ctx, parse_report(data), [], received)
+        if len(shown) < 3:
+            shown.append(receipt)
+        async with ctx.sessions() as session:
+            case_id = await session.scalar(select(Case.id).order_by(Case.id.desc()))
+        age = (today() - received).days
+        if age > 7 and rng.random() < 0.75:
+            async with ctx.sessions() as session:
+                await acknowledge(session, ctx, case_id, received + timedelta(days=rng.randint(1, 7)))
+            reader = staff["audit_committee" if data["concerns_leadership"] else "compliance_officer"]
+            async with ctx.sessions() as session:
+                await reply(
+                    session, case_id, reader.id,
+                    "Thank you for your report. We are looking into it. Can you tell us who approved the payment?",
+                    received + timedelta(days=8),
+                )
+            if rng.random() < 0.5:
+                async with ctx.sessions() as session:
+                    await send_reporter_message(
+                        session, ctx, receipt,
+                        "It was approved by the regional sales director, by phone.",
+                        retaliation=False, uploads=[], today=received + timedelta(days=10),
+                    )
+        if number % 16 == 3:
+            async with ctx.sessions() as session:
+                await send_reporter_message(
+                    session, ctx, receipt,
+                    "Since my report my manager has excluded me from all client meetings.",
+                    retaliation=True, uploads=[], today=today(),
+                )
+        if (number + 1) % 10 == 0:
+            print(f"  filed {number + 1}/{count} demo reports", flush=True)
+    # Demo only: real receipts are never written anywhere.
+    receipts_path.write_text("\n".join(shown) + "\n")
+    receipts_path.chmod(0o600)

@@ -1,0 +1,176 @@
+"""The ``speakup`` command: init, users, migrations, serving and the demo."""
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from cases.context import Context, today
+from cases.errors import InvalidInput, NotInitialised
+from cases.installation import AlreadyInitialised, initialise, write_recovery_key
+from cases.settings import ROLES, Settings
+from cases.staff import create_staff
+
+ROOT = Path(__file__).resolve().parent
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the database schema up to date (Alembic ``upgrade head``)."""
+    config = Config(toml_file=str(ROOT / "pyproject.toml"))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, "head")
+
+
+def _passwords(count: int, from_stdin: bool, labels: list[str]) -> list[str]:
+    if from_stdin:
+        lines = [sys.stdin.readline().rstrip("\n") for _ in range(count)]
+        if any(not line for line in lines):
+            raise SystemExit(f"expected {count} password line(s) on standard input")
+        return lines
+    passwords = []
+    for label in labels:
+        first = getpass.getpass(f"Password for {label}: ")
+        if getpass.getpass("Again: ") != first:
+            raise SystemExit("the passwords differ")
+        passwords.append(first)
+    return passwords
+
+
+async def _add_staff(ctx: Context, email: str, role: str, password: str) -> None:
+    async with ctx.sessions() as session:
+        await create_staff(session, ctx, email=email, role=role, password=password)
+
+
+async def _init(settings: Settings, args: argparse.Namespace, passwords: list[str]) -> None:
+    ctx = Context(settings)
+    try:
+        async with ctx.sessions() as session:
+            recovery = await initialise(session, today())
+        # Write the recovery key before anything else can fail: it is shown nowhere else.
+        write_recovery_key(args.recovery_key_file, recovery)
+        await _add_staff(ctx, args.compliance_officer, "compliance_officer", passwords[0])
+        await _add_staff(ctx, args.audit_committee, "audit_committee", passwords[1])
+    finally:
+        await ctx.close()
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> None:
+    args.recovery_key_file = args.recovery_key_file or settings.data_dir / "recovery-key.txt"
+    if args.recovery_key_file.exists():
+        raise SystemExit(f"{args.recovery_key_file} exists; move it away first (it may be your only recovery key)")
+    passwords = _passwords(2, args.password_stdin, [args.compliance_officer, args.audit_committee])
+    migrate(settings)
+    asyncio.run(_init(settings, args, passwords))
+    print(f"Initialised. The recovery private key is in {args.recovery_key_file} (mode 0600).")
+    print("Move it offline now (a safe, a password manager of the Audit Committee): it is needed to")
+    print("recover cases when a staff member forgets a password or leaves, and it is stored nowhere else.")
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    [password] = _passwords(1, args.password_stdin, [args.email])
+
+    async def run() -> None:
+        ctx = Context(settings)
+        try:
+            await ctx.installation()
+            await _add_staff(ctx, args.email, args.role, password)
+        finally:
+            await ctx.close()
+
+    asyncio.run(run())
+    print(f"Added {args.email} as {args.role}.")
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from asgi import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        # No access log: it would hold reporters' addresses and the times they came.
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    serve(settings, args.host, args.port)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from cases.demo import seed
+
+    # Plain HTTP on loopback, so cookies cannot be Secure; SPEAKUP_DATABASE_URL,
+    # when set, chooses the database (PostgreSQL, say) instead of ./var/demo.
+    overrides: dict = {"data_dir": Path("var/demo"), "secure_cookies": False}
+    if "SPEAKUP_DATABASE_URL" not in os.environ:
+        overrides["database_url"] = "sqlite+aiosqlite:///var/demo/speakup.db"
+    settings = Settings.from_env(**overrides)
+    migrate(settings)
+    summary = asyncio.run(seed(settings, args.reports))
+    url = f"http://{args.host}:{args.port}/"
+    print(summary)
+    print(f"\nSpeakup demo: {url}  (reporter site; the staff site comes with staff login)")
+    if not args.no_serve:
+        serve(settings, args.host, args.port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="speakup", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create the schema, the recovery key and the first two accounts")
+    init.add_argument("--compliance-officer", required=True, metavar="EMAIL")
+    init.add_argument("--audit-committee", required=True, metavar="EMAIL", help="the first Audit Committee member")
+    init.add_argument("--recovery-key-file", type=Path, help="default: DATA_DIR/recovery-key.txt")
+    init.add_argument(
+        "--password-stdin", action="store_true", help="read the two passwords, one per line, from standard input"
+    )
+    init.set_defaults(handler=cmd_init)
+
+    user = commands.add_parser("user", help="staff accounts").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="add a staff account")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--email", required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=cmd_user_add)
+
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
+        handler=lambda settings, args: migrate(settings)
+    )
+
+    for name, handler, text in [
+        ("serve", cmd_serve, "run the web server"),
+        ("demo", cmd_demo, "set up demo data (once) and run the web server on it"),
+    ]:
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+        sub.set_defaults(handler=handler)
+        if name == "demo":
+            sub.add_argument("--reports", type=int, default=50, help="demo reports to file (default 50)")
+            sub.add_argument("--no-serve", action="store_true", help="set up the demo data and stop")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        raise SystemExit(f"speakup: bad setting: {error}") from None
+    try:
+        args.handler(settings, args)
+    except (InvalidInput, AlreadyInitialised, NotInitialised) as error:
+        details = "; ".join(f"{k}: {v}" for k, v in getattr(error, "fields", {}).items())
+        raise SystemExit(f"speakup: {error}{' (' + details + ')' if details else ''}") from None
+
+
+if __name__ == "__main__":
+    main()

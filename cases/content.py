@@ -39,12 +39,24 @@ def clean_filename(name: str) -> str:
     return name or "attachment"
 
 
+def describe_size(size: int) -> str:
+    """A size limit as people read it: ``10 MB``, ``64 KB``."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size:,} bytes"
+
+
 def check_uploads(uploads: list[Upload], settings: Settings) -> None:
     if len(uploads) > settings.max_attachments:
-        raise TooLarge(f"At most {settings.max_attachments} files can be attached at a time.")
+        raise TooLarge(
+                f"At most {settings.max_attachments} files can be attached at a time.",
+                fields={"attachments": f"At most {settings.max_attachments} files; choose fewer."},
+            )
     for upload in uploads:
         if len(upload.data) > settings.max_attachment_bytes:
-            raise TooLarge(f"Each file can be at most {settings.max_attachment_bytes // (1024 * 1024)} MB.")
+            limit = describe_size(settings.max_attachment_bytes)
+            raise TooLarge(f"Each file can be at most {limit}.", fields={"attachments": f"Each file can be at most {limit}."})
         if not upload.data:
             raise InvalidInput(fields={"attachments": "One of the files is empty."})
 

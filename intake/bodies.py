@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from cases.content import Upload
+from cases.content import Upload, describe_size
 from cases.errors import InvalidInput, InvalidJSON, MalformedBody, TooLarge, UnsupportedMediaType
 from cases.settings import Settings
 
@@ -92,8 +92,8 @@ async def read_form(request: Request, settings: Settings) -> SubmittedForm:
 def check_oversize(form: SubmittedForm, settings: Settings) -> None:
     if form.oversize:
         names = ", ".join(form.oversize)
-        limit = settings.max_attachment_bytes // (1024 * 1024)
-        raise TooLarge(fields={"attachments": f"Too large (over {limit} MB), not attached: {names}."})
+        limit = describe_size(settings.max_attachment_bytes)
+        raise TooLarge(fields={"attachments": f"Too large (over {limit}), not attached: {names}."})
 
 
 async def read_json(request: Request) -> dict[str, Any]:

@@ -8,6 +8,7 @@ files need choosing again (browsers never re-send them).
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cases.content import describe_size
 from cases.context import today
 from cases.errors import CsrfFailed, InvalidInput, InvalidReceipt, SpeakupError, TooLarge, UnknownReceipt
 from cases.intake import TEXT_FIELDS, file_report, parse_report
@@ -24,7 +25,7 @@ def _limits(request: Request) -> dict:
     settings = request.app.state.ctx.settings
     return {
         "max_attachments": settings.max_attachments,
-        "max_attachment_mb": settings.max_attachment_bytes // (1024 * 1024),
+        "max_attachment_size": describe_size(settings.max_attachment_bytes),
         "acknowledge_days": settings.acknowledge_days,
         "feedback_months": settings.feedback_months,
     }

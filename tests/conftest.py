@@ -1,0 +1,199 @@
+"""Fixtures: the real app over httpx, on a real SQLite file and a real PostgreSQL database.
+
+Every test that takes ``app`` or ``client`` runs twice, once per database.
+Argon2id is made cheap through its setting, never by patching code.
+PostgreSQL: TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres)
+names a server where the run may create and drop its own databases. Without it
+the PostgreSQL half is skipped, saying why, except under CI=true, where it fails.
+"""
+
+import asyncio
+import os
+import re
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from asgi import create_app
+from cases.context import Context, today
+from cases.installation import initialise
+from cases.models import Base
+from cases.settings import Settings
+from cases.staff import create_staff
+from crypto.kdf import Argon2Params
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+CHEAP_ARGON2 = Argon2Params(opslimit=1, memlimit=8192)
+# A documentation address (RFC 5737) and a User-Agent no test types anywhere else.
+CLIENT_ADDRESS = "203.0.113.77"
+USER_AGENT = "SpeakupTestBrowser/9.9 (fingerprint-5e1f7a)"
+STAFF_PASSWORD = "correct horse battery staple"
+RECEIPT = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}\b")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The admin URL of a reachable PostgreSQL, or a skip (a failure under CI)."""
+    async def probe():
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        await connection.close()
+
+    try:
+        # Requested from inside a running event loop: probe from a thread of its own.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, probe()).result()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (required under CI=true)")
+        pytest.skip(reason)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/speakup.db"
+        return
+    admin_url = request.getfixturevalue("postgres_server")
+    name = f"speakup_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield str(make_url(admin_url).set(drivername="postgresql+asyncpg", database=name))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        argon2=CHEAP_ARGON2,
+        max_attachments=3,
+        max_attachment_bytes=64 * 1024,
+    )
+
+
+@dataclass
+class Installed:
+    """What the test installation holds: its staff and the offline recovery key."""
+
+    ctx: Context
+    recovery_key: object
+    compliance_officer: object
+    audit_committee: object
+    investigator: object
+
+
+@pytest.fixture
+async def app(settings):
+    app = create_app(settings)
+    ctx: Context = app.state.ctx
+    async with ctx.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def installed(app) -> Installed:
+    ctx: Context = app.state.ctx
+    async with ctx.sessions() as session:
+        recovery = await initialise(session, today())
+    staff = {}
+    for role in ("compliance_officer", "audit_committee", "investigator"):
+        async with ctx.sessions() as session:
+            staff[role] = await create_staff(
+                session, ctx, email=f"{role}@example.test", role=role, password=STAFF_PASSWORD
+            )
+    return Installed(ctx, recovery, **staff)
+
+
+@pytest.fixture
+async def client(app, installed):
+    transport = httpx.ASGITransport(app=app, client=(CLIENT_ADDRESS, 40123))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://speakup.test", headers={"user-agent": USER_AGENT}
+    ) as client:
+        yield client
+
+
+def csrf_from(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def receipt_from(page: str) -> str:
+    match = RECEIPT.search(page)
+    assert match, "the page shows no receipt"
+    return match.group(0)
+
+
+REPORT_FORM = {
+    "category": "foreign_bribery",
+    "summary": "Cash to a customs inspector",
+    "details": "The agent paid the inspector to clear the shipment.",
+    "country": "Peru",
+    "foreign_official_involved": "yes",
+    "anonymity": "anonymous",
+}
+
+
+class Reporter:
+    """A reporter's browser: fetches each form first, as a person would."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def token(self, path: str) -> str:
+        page = await self.client.get(path)
+        assert page.status_code == 200
+        return csrf_from(page.text)
+
+    async def submit(self, fields: dict | None = None, files=None) -> httpx.Response:
+        data = {**REPORT_FORM, **(fields or {}), "csrf_token": await self.token("/report")}
+        # multipart, as a browser sends this form even with no file chosen
+        files = files if files is not None else [("attachments", ("", b"", "application/octet-stream"))]
+        return await self.client.post("/report", data=data, files=files)
+
+    async def file(self, fields: dict | None = None, files=None) -> str:
+        response = await self.submit(fields, files)
+        assert response.status_code == 200, response.text
+        return receipt_from(response.text)
+
+    async def open(self, receipt: str) -> httpx.Response:
+        token = await self.token("/follow-up")
+        return await self.client.post("/follow-up", data={"receipt": receipt, "csrf_token": token})
+
+    async def write(self, receipt: str, body: str, *, retaliation=False, files=None) -> httpx.Response:
+        page = await self.open(receipt)
+        data = {"receipt": receipt, "body": body, "csrf_token": csrf_from(page.text)}
+        if retaliation:
+            data["retaliation"] = "yes"
+        files = files if files is not None else [("attachments", ("", b"", "application/octet-stream"))]
+        return await self.client.post("/follow-up/messages", data=data, files=files)
+
+
+@pytest.fixture
+def reporter(client) -> Reporter:
+    return Reporter(client)
+
+
+async def count_rows(ctx: Context, model) -> int:
+    from sqlalchemy import func, select
+
+    async with ctx.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,113 @@
+"""Nothing a reporter writes is readable from the database, its files or a dump."""
+
+import base64
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from cases.models import Base
+from tests.conftest import REPORT_FORM, receipt_from
+
+pytestmark = pytest.mark.usefixtures("installed")
+
+# Columns kept in plain on purpose (README, "Metadata kept in plain"). A new
+# plain column must be added to the README and here, deliberately.
+PLAIN_COLUMNS = {
+    "installation": {"id", "receipt_salt", "recovery_public_key", "created_on"},
+    "staff": {"id", "email", "role", "active", "public_key", "wrapped_private_key", "password_salt",
+              "password_verifier", "created_at"},
+    "reference_counters": {"year", "last"},
+    "cases": {"id", "reference", "category", "routing", "status", "received_on", "acknowledged_on",
+              "acknowledge_by", "feedback_by", "public_key", "receipt_lookup"},
+    "grants": {"id", "case_id", "holder", "staff_id", "sealed_key"},
+    "messages": {"id", "case_id", "sender", "staff_id", "sent_on", "retaliation"},
+    "attachments": {"id", "case_id", "message_id"},
+}
+SEALED_COLUMNS = {"report_box", "identity_box", "body_box", "meta_box", "blob"}
+
+
+def test_only_listed_metadata_is_plain():
+    for table in Base.metadata.sorted_tables:
+        plain = {c.name for c in table.columns} - SEALED_COLUMNS
+        assert plain == PLAIN_COLUMNS[table.name], table.name
+
+
+def canary(label: str) -> str:
+    return f"CANARY{label}{secrets.token_hex(6)}"
+
+
+async def file_canary_report(client, reporter) -> tuple[str, dict[str, str]]:
+    canaries = {name: canary(name) for name in
+                ["summary", "details", "occurred", "country", "people", "amount", "howknown", "name", "contact",
+                 "filename", "filedata", "message", "msgfile", "msgdata"]}
+    token = await reporter.token("/report")
+    page = await client.post(
+        "/report",
+        data={
+            **REPORT_FORM,
+            "csrf_token": token,
+            "summary": canaries["summary"],
+            "details": canaries["details"],
+            "occurred_on": canaries["occurred"],
+            "country": canaries["country"],
+            "people": canaries["people"],
+            "amount": canaries["amount"],
+            "how_known": canaries["howknown"],
+            "anonymity": "confidential",
+            "name": canaries["name"],
+            "contact": canaries["contact"],
+        },
+        files=[("attachments", (canaries["filename"] + ".txt", canaries["filedata"].encode() * 50, "text/plain"))],
+    )
+    receipt = receipt_from(page.text)
+    sent = await client.post(
+        "/api/v1/follow-up/messages",
+        json={"receipt": receipt, "body": canaries["message"], "retaliation": True,
+              "attachments": [{"name": canaries["msgfile"], "data": base64.b64encode(canaries["msgdata"].encode()).decode()}]},
+    )
+    assert sent.status_code == 201
+    # The canaries really are in the case: the receipt reads them back.
+    shown = (await client.post("/api/v1/follow-up", json={"receipt": receipt})).text
+    for label in ["summary", "details", "people", "message", "msgfile"]:
+        assert canaries[label] in shown
+    return receipt, canaries
+
+
+def assert_no_canary(blob: bytes, canaries: dict[str, str], where: str) -> None:
+    assert blob, f"{where} is empty: the test would prove nothing"
+    for label, value in canaries.items():
+        for encoding in ("utf-8", "utf-16-le"):
+            assert value.encode(encoding) not in blob, f"{label} canary readable in {where}"
+
+
+async def test_sqlite_file_and_wal_hold_no_plaintext(client, reporter, settings, app):
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's files; PostgreSQL is checked by pg_dump")
+    receipt, canaries = await file_canary_report(client, reporter)
+    database = Path(make_url(settings.database_url).database)
+    files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
+    assert any(p.name.endswith("-wal") for p in files)
+    for path in files:  # before a checkpoint: the WAL holds the newest pages
+        assert_no_canary(path.read_bytes() or b"\0", canaries, path.name)
+    # Closing the last connection checkpoints the WAL into the main file.
+    await app.state.ctx.engine.dispose()
+    assert_no_canary(database.read_bytes(), canaries, "database after checkpoint")
+    # Nothing else under the data directory (spooled uploads, say) holds plaintext either.
+    for path in Path(settings.data_dir).rglob("*"):
+        if path.is_file():
+            assert_no_canary(path.read_bytes() or b"\0", canaries, str(path))
+
+
+async def test_pg_dump_holds_no_plaintext(client, reporter, settings):
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("pg_dump is for PostgreSQL; SQLite is checked by its files")
+    receipt, canaries = await file_canary_report(client, reporter)
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    dump = subprocess.run(
+        ["pg_dump", "--no-owner", url.render_as_string(hide_password=False)], capture_output=True, check=True
+    ).stdout
+    assert b"COPY public.cases" in dump  # the dump has the data
+    assert_no_canary(dump, canaries, "pg_dump")

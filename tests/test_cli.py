@@ -1,0 +1,105 @@
+"""The speakup command, run as an operator would."""
+
+import asyncio
+import io
+import stat
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+import cli
+from cases.context import Context
+from cases.models import Case, Staff
+from cases.settings import Settings
+from crypto.keys import import_recovery_key
+
+
+@pytest.fixture
+def environment(monkeypatch, database_url, tmp_path):
+    """The environment variables an operator would set (cheap Argon2id for speed)."""
+    for name, value in {
+        "SPEAKUP_DATABASE_URL": database_url,
+        "SPEAKUP_DATA_DIR": str(tmp_path / "data"),
+        "SPEAKUP_ARGON2_OPSLIMIT": "1",
+        "SPEAKUP_ARGON2_MEMLIMIT": "8192",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def run(monkeypatch, *args: str, stdin: str = "") -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    cli.main(list(args))
+
+
+async def staff_roles() -> dict[str, str]:
+    ctx = Context(Settings.from_env())
+    try:
+        async with ctx.sessions() as session:
+            return dict((await session.execute(select(Staff.email, Staff.role))).all())
+    finally:
+        await ctx.close()
+
+
+def init(monkeypatch, key_file) -> None:
+    run(monkeypatch, "init", "--compliance-officer", "cfo@example.test", "--audit-committee", "chair@example.test",
+        "--recovery-key-file", str(key_file), "--password-stdin", stdin="first password ok\nsecond password ok\n")
+
+
+async def test_init_writes_the_recovery_key_once_with_mode_0600(monkeypatch, environment, capsys):
+    key_file = environment / "offline" / "recovery.key"
+    await asyncio.to_thread(init, monkeypatch, key_file)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    import_recovery_key(key_file.read_text())  # a valid key
+    assert "Move it offline" in capsys.readouterr().out
+    assert await staff_roles() == {"cfo@example.test": "compliance_officer", "chair@example.test": "audit_committee"}
+
+    with pytest.raises(SystemExit, match="exists"):
+        await asyncio.to_thread(init, monkeypatch, key_file)
+    key_file.rename(environment / "moved.key")
+    with pytest.raises(SystemExit, match="already initialised"):
+        await asyncio.to_thread(init, monkeypatch, key_file)
+
+
+async def test_user_add_reads_the_password_from_stdin(monkeypatch, environment):
+    await asyncio.to_thread(init, monkeypatch, environment / "recovery.key")
+    await asyncio.to_thread(run, monkeypatch, "user", "add", "--role", "investigator", "--email", "Inv@Example.test",
+                    "--password-stdin", stdin="investigator pass\n")
+    assert (await staff_roles())["inv@example.test"] == "investigator"
+    with pytest.raises(SystemExit, match="at least 12"):
+        await asyncio.to_thread(run, monkeypatch, "user", "add", "--role", "admin", "--email", "a@example.test",
+                        "--password-stdin", stdin="short\n")
+
+
+async def test_user_add_before_init_says_so(monkeypatch, environment):
+    await asyncio.to_thread(cli.migrate, Settings.from_env())
+    with pytest.raises(SystemExit, match="not been set up"):
+        await asyncio.to_thread(
+            run, monkeypatch, "user", "add", "--role", "admin", "--email", "a@example.test", "--password-stdin",
+            stdin="long enough password\n")
+
+
+async def test_demo_files_reports_through_intake_and_prints_credentials(monkeypatch, environment, capsys):
+    monkeypatch.chdir(environment)
+    await asyncio.to_thread(run, monkeypatch, "demo", "--no-serve", "--reports", "12")
+    out = capsys.readouterr().out
+    assert "Demo data: 12 reports, 4 staff accounts." in out
+    assert "compliance@demo.speakup.test" in out and "demo-compliance-officer" in out
+    assert "http://127.0.0.1:8000/" in out
+    ctx = Context(Settings.from_env())
+    try:
+        async with ctx.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Case)) == 12
+            assert await session.scalar(select(func.count()).select_from(Case).where(Case.routing == "audit_committee")) >= 1
+    finally:
+        await ctx.close()
+    # A second run finds the demo in place and files nothing more.
+    await asyncio.to_thread(run, monkeypatch, "demo", "--no-serve", "--reports", "12")
+    assert "Demo data: 12 reports" in capsys.readouterr().out
+
+
+def test_unknown_setting_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("SPEAKUP_DATABSE_URL", "typo")
+    with pytest.raises(SystemExit, match="SPEAKUP_DATABSE_URL"):
+        cli.main(["migrate"])

@@ -1,0 +1,113 @@
+"""Filing in cases/: routing, grants, references, deadlines."""
+
+import asyncio
+from datetime import date
+
+import pytest
+from sqlalchemy import select, update
+
+from cases.intake import file_report, parse_report
+from cases.models import Case, Grant, Staff
+from cases.staff import create_staff, unlock
+from crypto import CryptoError, boxes, keys
+from tests.conftest import STAFF_PASSWORD
+
+REPORT = {"category": "books_records", "summary": "Fake invoices", "details": "Invoices with no work behind them."}
+
+
+async def file(installed, today=date(2026, 11, 23), **changes) -> str:
+    ctx = installed.ctx
+    async with ctx.sessions() as session:
+        return await file_report(session, ctx, parse_report({**REPORT, **changes}), [], today)
+
+
+async def latest_case(ctx) -> Case:
+    async with ctx.sessions() as session:
+        case = await session.scalar(select(Case).order_by(Case.id.desc()))
+        case_grants = (await session.scalars(select(Grant).where(Grant.case_id == case.id))).all()
+    return case, case_grants
+
+
+async def read_as(installed, staff: Staff, case: Case, case_grants) -> dict:
+    """Open a case the way staff will: password -> private key -> grant -> case key."""
+    private = await unlock(installed.ctx, staff, STAFF_PASSWORD)
+    assert private is not None
+    [grant] = [g for g in case_grants if g.staff_id == staff.id]
+    return boxes.unseal_json(keys.open_grant(grant.sealed_key, private), case.report_box)
+
+
+def holders(case_grants, installed) -> set[str]:
+    names = {installed.compliance_officer.id: "compliance_officer", installed.audit_committee.id: "audit_committee",
+             installed.investigator.id: "investigator"}
+    return {names.get(g.staff_id, g.holder) for g in case_grants}
+
+
+async def test_ordinary_report_is_granted_to_the_compliance_officer(installed):
+    await file(installed)
+    case, case_grants = await latest_case(installed.ctx)
+    assert case.routing == "compliance_officer"
+    assert holders(case_grants, installed) == {"compliance_officer", "recovery", "reporter"}
+    assert (await read_as(installed, installed.compliance_officer, case, case_grants))["summary"] == "Fake invoices"
+
+
+async def test_leadership_report_never_reaches_the_compliance_officer(installed):
+    await file(installed, concerns_leadership=True)
+    case, case_grants = await latest_case(installed.ctx)
+    assert case.routing == "audit_committee"
+    assert holders(case_grants, installed) == {"audit_committee", "recovery", "reporter"}
+    assert (await read_as(installed, installed.audit_committee, case, case_grants))["details"]
+    # The Compliance Officer's key opens none of the case's grants.
+    private = await unlock(installed.ctx, installed.compliance_officer, STAFF_PASSWORD)
+    for grant in case_grants:
+        with pytest.raises(CryptoError):
+            keys.open_grant(grant.sealed_key, private)
+
+
+async def test_recovery_key_opens_every_case(installed):
+    await file(installed)
+    await file(installed, concerns_leadership=True)
+    async with installed.ctx.sessions() as session:
+        rows = (await session.execute(select(Case, Grant).join(Grant).where(Grant.holder == "recovery"))).all()
+    assert len(rows) == 2
+    for case, grant in rows:
+        case_key = keys.open_grant(grant.sealed_key, installed.recovery_key)
+        assert boxes.unseal_json(case_key, case.report_box)["category"] == "books_records"
+
+
+async def test_disabled_staff_get_no_grant(installed):
+    ctx = installed.ctx
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(Staff).where(Staff.id == installed.compliance_officer.id).values(active=False))
+    async with ctx.sessions() as session:
+        second = await create_staff(session, ctx, email="co2@example.test", role="compliance_officer", password=STAFF_PASSWORD)
+    await file(installed)
+    _, case_grants = await latest_case(ctx)
+    assert {g.staff_id for g in case_grants if g.holder == "staff"} == {second.id}
+
+
+async def test_references_count_per_year_without_gaps_under_concurrency(installed):
+    await asyncio.gather(*(file(installed) for _ in range(8)))
+    await file(installed, today=date(2027, 1, 2))
+    async with installed.ctx.sessions() as session:
+        references = sorted((await session.scalars(select(Case.reference))).all())
+    assert references == [f"2026-{n:04d}" for n in range(1, 9)] + ["2027-0001"]
+
+
+async def test_deadlines_are_stored_with_the_case(installed):
+    await file(installed, today=date(2026, 11, 23))
+    case, _ = await latest_case(installed.ctx)
+    assert (case.received_on, case.acknowledge_by, case.feedback_by) == (
+        date(2026, 11, 23), date(2026, 11, 30), date(2027, 2, 28))
+
+
+async def test_anonymous_and_confidential_reports_look_alike_at_rest(installed):
+    await file(installed)
+    anonymous, _ = await latest_case(installed.ctx)
+    await file(installed, identity={"name": "Ana Example", "contact": "ana@example.org"})
+    confidential, _ = await latest_case(installed.ctx)
+    assert len(anonymous.identity_box) == len(confidential.identity_box)
+    assert len(anonymous.report_box) == len(confidential.report_box)
+
+
+async def test_wrong_password_unlocks_nothing(installed):
+    assert await unlock(installed.ctx, installed.compliance_officer, "not the password") is None

@@ -3,13 +3,14 @@
 import re
 from datetime import timedelta
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cases.context import today
 from cases.models import Attachment, Case, Message
 from cases.workflow import acknowledge, reply
-from tests.conftest import REPORT_FORM, count_rows, csrf_from
+from tests.conftest import RECEIPT, REPORT_FORM, Reporter, count_rows, csrf_from
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -225,3 +226,26 @@ async def test_empty_message_is_refused_and_the_thread_still_shows(reporter, ins
 async def _only_case(installed) -> Case:
     async with installed.ctx.sessions() as session:
         return (await session.scalars(select(Case))).one()
+
+
+FAIL_GRANTS = {
+    "sqlite": ["CREATE TRIGGER fail_grants BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'storage failed'); END"],
+    "postgresql": [
+        "CREATE FUNCTION fail_grants() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'storage failed'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER fail_grants BEFORE INSERT ON grants FOR EACH ROW EXECUTE FUNCTION fail_grants()",
+    ],
+}
+
+
+async def test_no_receipt_is_shown_when_the_report_cannot_be_stored(app, installed, settings):
+    backend = "sqlite" if settings.database_url.startswith("sqlite") else "postgresql"
+    async with installed.ctx.engine.begin() as connection:
+        for statement in FAIL_GRANTS[backend]:
+            await connection.execute(text(statement))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://speakup.test") as client:
+        response = await Reporter(client).submit()
+        api = await client.post("/api/v1/reports", json={"category": "other", "summary": "s", "details": "d"})
+    assert response.status_code >= 500 and api.status_code >= 500
+    assert not RECEIPT.search(response.text) and "receipt" not in api.json()
+    assert await count_rows(installed.ctx, Case) == 0

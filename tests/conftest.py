@@ -13,7 +13,6 @@ import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -195,5 +194,3 @@ async def count_rows(ctx: Context, model) -> int:
     async with ctx.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model))
 
-
-ROOT = Path(__file__).resolve().parent.parent

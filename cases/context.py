@@ -15,6 +15,7 @@ from .errors import NotInitialised
 from .kdf import KeyDerivation
 from .models import Installation
 from .settings import Settings
+from .throttle import LoginLimiter
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Context:
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.kdf = KeyDerivation(settings.argon2, settings.argon2_concurrency)
+        self.login_limiter = LoginLimiter(settings.login_failures_per_minute)
         self._installation: InstallationKeys | None = None
 
     async def installation(self) -> InstallationKeys:

@@ -1,7 +1,7 @@
 """Demo data: staff accounts and about fifty reports, filed through the real intake code."""
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -12,7 +12,9 @@ from .mailbox import send_reporter_message
 from .models import Case, Installation, Staff
 from .settings import Settings
 from .staff import create_staff
-from .workflow import acknowledge, reply
+from .auth import Identity
+from .staff import unlock
+from .workflow import acknowledge, move, write
 
 DEMO_STAFF = [
     ("compliance@demo.speakup.test", "compliance_officer", "demo-compliance-officer"),
@@ -56,6 +58,10 @@ COUNTRIES = ["Mexico", "India", "Nigeria", "Indonesia", "Brazil", "Vietnam", "Eg
 RECEIPTS_FILE = "demo-receipts.txt"
 
 
+def _moment(day) -> datetime:
+    return datetime.combine(day, time(10), tzinfo=UTC)
+
+
 async def seed(settings: Settings, count: int = 50) -> str:
     """Set up the demo once; on later runs just say what is there. Returns what to print."""
     ctx = Context(settings)
@@ -86,7 +92,9 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
     staff = {}
     for email, role, password in DEMO_STAFF:
         async with ctx.sessions() as session:
-            staff[role] = await create_staff(session, ctx, email=email, role=role, password=password)
+            member = await create_staff(session, ctx, email=email, role=role, password=password)
+        # Act as this member, as their login would let them.
+        staff[role] = Identity(member, await unlock(ctx, member, password), session_id=0)
     shown = []
     for number in range(count):
         category, summary, details, foreign = SCENARIOS[number % len(SCENARIOS)]
@@ -109,17 +117,18 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         if len(shown) < 3:
             shown.append(receipt)
         async with ctx.sessions() as session:
-            case_id = await session.scalar(select(Case.id).order_by(Case.id.desc()))
+            reference = await session.scalar(select(Case.reference).order_by(Case.id.desc()))
         age = (today() - received).days
+        handler = staff["audit_committee" if data["concerns_leadership"] else "compliance_officer"]
         if age > 7 and rng.random() < 0.75:
+            acknowledged = _moment(received + timedelta(days=rng.randint(1, 7)))
             async with ctx.sessions() as session:
-                await acknowledge(session, ctx, case_id, received + timedelta(days=rng.randint(1, 7)))
-            reader = staff["audit_committee" if data["concerns_leadership"] else "compliance_officer"]
+                await acknowledge(session, ctx, handler, reference, acknowledged)
             async with ctx.sessions() as session:
-                await reply(
-                    session, case_id, reader.id,
+                await write(
+                    session, handler, reference,
                     "Thank you for your report. We are looking into it. Can you tell us who approved the payment?",
-                    received + timedelta(days=8),
+                    note=False, now=acknowledged + timedelta(days=1),
                 )
             if rng.random() < 0.5:
                 async with ctx.sessions() as session:
@@ -128,6 +137,8 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
                         "It was approved by the regional sales director, by phone.",
                         retaliation=False, uploads=[], today=received + timedelta(days=10),
                     )
+                async with ctx.sessions() as session:
+                    await move(session, handler, reference, "investigate", acknowledged + timedelta(days=3))
         if number % 16 == 3:
             async with ctx.sessions() as session:
                 await send_reporter_message(

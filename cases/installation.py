@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import keys
 from crypto.kdf import SALT_BYTES
 
-from .models import Installation
+from .audit import GENESIS
+from .models import AuditHead, Installation
 
 
 class AlreadyInitialised(Exception):
@@ -33,6 +34,7 @@ async def initialise(session: AsyncSession, today: date) -> PrivateKey:
                 created_on=today,
             )
         )
+        session.add(AuditHead(id=1, entry_id=0, entry_hash=GENESIS))
     return recovery
 
 

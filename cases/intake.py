@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes, keys, receipts
 
-from . import deadlines
+from . import audit, deadlines
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput
@@ -163,23 +163,24 @@ async def file_report(
         grants = [Grant(holder="staff", staff_id=s.id, sealed_key=keys.grant(case_key, PublicKey(s.public_key))) for s in readers]
         grants.append(Grant(holder="recovery", sealed_key=keys.grant(case_key, installation.recovery_public_key)))
         grants.append(Grant(holder="reporter", sealed_key=keys.grant(case_key, reporter.private_key.public_key)))
-        session.add(
-            Case(
-                reference=await _next_reference(session, today.year),
-                category=draft.category,
-                routing=routing,
-                status="received",
-                received_on=today,
-                acknowledge_by=deadlines.acknowledge_by(today, settings.acknowledge_days),
-                feedback_by=deadlines.feedback_by(
-                    today, None, days=settings.acknowledge_days, months=settings.feedback_months
-                ),
-                public_key=bytes(public),
-                report_box=boxes.seal_json(public, draft.sealed_fields()),
-                identity_box=boxes.seal_json(public, draft.identity or {}),
-                receipt_lookup=reporter.lookup_id,
-                grants=grants,
-                attachments=attachments,
-            )
+        case = Case(
+            reference=await _next_reference(session, today.year),
+            category=draft.category,
+            routing=routing,
+            status="received",
+            received_on=today,
+            acknowledge_by=deadlines.acknowledge_by(today, settings.acknowledge_days),
+            feedback_by=deadlines.feedback_by(
+                today, None, days=settings.acknowledge_days, months=settings.feedback_months
+            ),
+            public_key=bytes(public),
+            report_box=boxes.seal_json(public, draft.sealed_fields()),
+            identity_box=boxes.seal_json(public, draft.identity or {}),
+            receipt_lookup=reporter.lookup_id,
+            grants=grants,
+            attachments=attachments,
         )
+        session.add(case)
+        await session.flush()
+        await audit.record(session, "report.filed", case_id=case.id, detail=routing, at=audit.reporter_time(today))
     return receipt

@@ -11,13 +11,14 @@ from datetime import date
 from typing import Any
 
 from nacl.public import PublicKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crypto import boxes, keys, receipts
 from crypto.kdf import ReceiptKeys
 
+from . import audit
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput, InvalidReceipt, UnknownReceipt
@@ -90,7 +91,8 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
             .where(Case.receipt_lookup == reporter.lookup_id)
             .options(
                 selectinload(Case.grants.and_(Grant.holder == "reporter")),
-                selectinload(Case.messages).selectinload(Message.attachments),
+                # Internal notes of staff never reach the reporter.
+                selectinload(Case.messages.and_(Message.sender != "note")).selectinload(Message.attachments),
                 selectinload(Case.attachments),
             )
         )
@@ -169,4 +171,10 @@ async def send_reporter_message(
                 body_box=boxes.seal(public, body.encode("utf-8")),
                 attachments=attachments,
             )
+        )
+        if retaliation:
+            await session.execute(update(Case).where(Case.id == case_id).values(retaliation_flag=True))
+        await audit.record(
+            session, "reporter.retaliation" if retaliation else "reporter.message", case_id=case_id,
+            at=audit.reporter_time(today),
         )

@@ -40,7 +40,15 @@ CATEGORIES = {
 ROUTINGS = ("compliance_officer", "audit_committee")
 STATUSES = ("received", "acknowledged", "investigating", "escalated", "concluded", "closed")
 HOLDERS = ("staff", "recovery", "reporter")
-SENDERS = ("reporter", "staff")
+# "note": an internal note of staff, never shown to the reporter.
+SENDERS = ("reporter", "staff", "note")
+FINDINGS = {
+    "substantiated": "Substantiated",
+    "partly_substantiated": "Partly substantiated",
+    "unsubstantiated": "Unsubstantiated",
+    "insufficient_information": "Insufficient information",
+}
+SESSION_STATES = ("enrolling", "active")
 
 
 def _in(column: str, values) -> str:
@@ -84,8 +92,32 @@ class Staff(Base):
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary(72))
     password_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     password_verifier: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The TOTP secret, wrapped under the same password-derived key as the
+    # private key: a copy of the database holds no usable second factor.
+    # None until the staff member enrols (at first login, or after a reset).
+    totp_box: Mapped[bytes | None] = mapped_column(LargeBinary(80))
+    # The last TOTP time step accepted: a code is good once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+
+class StaffSession(Base):
+    """A logged-in staff member. The cookie holds the session id and a secret;
+    only a hash of the id is stored, and the staff private key is stored
+    sealed under the secret, so the database alone unlocks nothing."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    sealed_keys: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (CheckConstraint(_in("state", SESSION_STATES), name="state"),)
 
 
 class ReferenceCounter(Base):
@@ -116,6 +148,10 @@ class Case(Base):
     identity_box: Mapped[bytes] = mapped_column(LargeBinary)
     # First half of Argon2id(receipt): how a returning reporter finds the case.
     receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # The reporter said they face retaliation (kept here for a fast case list).
+    retaliation_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_on: Mapped[date | None] = mapped_column(Date)
 
     grants: Mapped[list["Grant"]] = relationship(back_populates="case", cascade="all, delete-orphan")
     messages: Mapped[list["Message"]] = relationship(
@@ -131,6 +167,8 @@ class Case(Base):
         CheckConstraint(_in("status", STATUSES), name="status"),
         Index("ix_cases_status_received_on", "status", "received_on"),
         Index("ix_cases_received_on", "received_on"),
+        Index("ix_cases_acknowledge_by", "acknowledge_by"),
+        Index("ix_cases_feedback_by", "feedback_by"),
     )
 
 
@@ -141,7 +179,7 @@ class Grant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     holder: Mapped[str] = mapped_column(String(16))
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary(80))
 
     case: Mapped[Case] = relationship(back_populates="grants")
@@ -149,6 +187,8 @@ class Grant(Base):
         CheckConstraint(_in("holder", HOLDERS), name="holder"),
         CheckConstraint("(holder = 'staff') = (staff_id IS NOT NULL)", name="staff_holder_has_staff_id"),
         UniqueConstraint("case_id", "holder", "staff_id", name="one_per_holder"),
+        # The case list starts from "cases I hold a grant for".
+        Index("ix_grants_staff_id_case_id", "staff_id", "case_id"),
     )
 
 
@@ -181,3 +221,41 @@ class Attachment(Base):
 
     case: Mapped[Case] = relationship(back_populates="attachments")
     message: Mapped[Message | None] = relationship(back_populates="attachments")
+
+
+class Finding(Base):
+    """The conclusion of an investigation: outcome in plain, reasoning sealed."""
+
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    narrative_box: Mapped[bytes] = mapped_column(LargeBinary)
+    # Sealed too; an empty box when the finding is not substantiated.
+    root_cause_box: Mapped[bytes] = mapped_column(LargeBinary)
+    decided_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    decided_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (CheckConstraint(_in("outcome", FINDINGS), name="outcome"),)
+
+
+class AuditEntry(Base):
+    """One hash-chained line of the audit log: who did what to which case, never content."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    """The newest entry's hash. Appending locks this row, so entries chain in one order."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

@@ -41,6 +41,9 @@ class Settings:
     acknowledge_days: int = 7
     feedback_months: int = 3
     organisation: str = "Lantronix, Inc."
+    # Failed staff logins per minute, all accounts together, before every
+    # login is refused for a while (per process; accounts also lock alone).
+    login_failures_per_minute: int = 30
 
     @property
     def max_request_bytes(self) -> int:
@@ -71,6 +74,7 @@ class Settings:
             "acknowledge_days": int,
             "feedback_months": int,
             "organisation": str,
+            "login_failures_per_minute": int,
         }
         for name, convert in converters.items():
             if name in env:

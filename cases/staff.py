@@ -5,15 +5,16 @@ import secrets
 from datetime import UTC, datetime
 
 from nacl.public import PrivateKey
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import CryptoError, keys
 from crypto.kdf import SALT_BYTES
 
+from . import audit
 from .context import Context
 from .errors import InvalidInput
-from .models import Staff
+from .models import Staff, StaffSession
 from .settings import ROLES
 
 MIN_PASSWORD = 12
@@ -25,8 +26,13 @@ def check_password(password: str) -> None:
         raise InvalidInput(fields={"password": f"Use at least {MIN_PASSWORD} characters."})
 
 
-async def create_staff(session: AsyncSession, ctx: Context, *, email: str, role: str, password: str) -> Staff:
-    """Add a staff member with a fresh key pair wrapped under their password. Commits."""
+async def create_staff(
+    session: AsyncSession, ctx: Context, *, email: str, role: str, password: str, actor_id: int | None = None
+) -> Staff:
+    """Add a staff member with a fresh key pair wrapped under their password. Commits.
+
+    They hold no grant to any existing case; they enrol a second factor at first login.
+    """
     email = email.strip().lower()
     errors = {}
     if not _EMAIL.match(email):
@@ -53,6 +59,8 @@ async def create_staff(session: AsyncSession, ctx: Context, *, email: str, role:
         if await session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
             raise InvalidInput(fields={"email": "An account with this e-mail address exists."})
         session.add(staff)
+        await session.flush()
+        await audit.record(session, "staff.created", actor_id=actor_id, detail=f"staff {staff.id} as {role}")
     return staff
 
 
@@ -65,3 +73,35 @@ async def unlock(ctx: Context, staff: Staff, password: str) -> PrivateKey | None
         return keys.unwrap(staff.wrapped_private_key, derived.wrapping_key)
     except CryptoError:
         return None
+
+
+async def update_staff(
+    session: AsyncSession, actor_id: int, staff_id: int, *, active: bool | None = None, role: str | None = None,
+    reset_second_factor: bool = False,
+) -> None:
+    """An administrator's changes to an account. Any change ends the account's sessions. Commits.
+
+    A disabled account keeps its grants (so nothing is lost) but cannot log in
+    or use them; re-enabling it restores access.
+    """
+    if role is not None and role not in ROLES:
+        raise InvalidInput(fields={"role": f"Role must be one of: {', '.join(ROLES)}."})
+    if staff_id == actor_id and (active is False or (role is not None and role != "admin")):
+        raise InvalidInput(fields={"staff": "You cannot disable or demote your own account."})
+    async with session.begin():
+        staff = await session.get(Staff, staff_id, with_for_update=True)
+        if staff is None:
+            raise InvalidInput(fields={"staff": "No such account."})
+        changes = []
+        if active is not None and active != staff.active:
+            staff.active = active
+            changes.append("enabled" if active else "disabled")
+        if role is not None and role != staff.role:
+            changes.append(f"role {staff.role} -> {role}")
+            staff.role = role
+        if reset_second_factor:
+            staff.totp_box, staff.totp_last_step = None, None
+            changes.append("second factor reset")
+        await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
+        for change in changes:
+            await audit.record(session, "staff.changed", actor_id=actor_id, detail=f"staff {staff.id}: {change}")

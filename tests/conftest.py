@@ -24,7 +24,8 @@ from cases.context import Context, today
 from cases.installation import initialise
 from cases.models import Base
 from cases.settings import Settings
-from cases.staff import create_staff
+from cases.auth import Identity
+from cases.staff import create_staff, unlock
 from crypto.kdf import Argon2Params
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -115,6 +116,11 @@ async def installed(app) -> Installed:
                 session, ctx, email=f"{role}@example.test", role=role, password=STAFF_PASSWORD
             )
     return Installed(ctx, recovery, **staff)
+
+
+async def identity_of(installed: Installed, staff) -> Identity:
+    """Act as a staff member without the web login (for setting up a case's history)."""
+    return Identity(staff, await unlock(installed.ctx, staff, STAFF_PASSWORD), session_id=0)
 
 
 @pytest.fixture

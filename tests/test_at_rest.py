@@ -18,15 +18,22 @@ pytestmark = pytest.mark.usefixtures("installed")
 PLAIN_COLUMNS = {
     "installation": {"id", "receipt_salt", "recovery_public_key", "created_on"},
     "staff": {"id", "email", "role", "active", "public_key", "wrapped_private_key", "password_salt",
-              "password_verifier", "created_at"},
+              "password_verifier", "totp_last_step", "failed_logins", "locked_until", "created_at"},
+    "staff_sessions": {"id", "token_hash", "staff_id", "state", "created_at", "last_seen_at"},
     "reference_counters": {"year", "last"},
     "cases": {"id", "reference", "category", "routing", "status", "received_on", "acknowledged_on",
-              "acknowledge_by", "feedback_by", "public_key", "receipt_lookup"},
+              "acknowledge_by", "feedback_by", "public_key", "receipt_lookup", "assignee_id", "retaliation_flag",
+              "closed_on"},
     "grants": {"id", "case_id", "holder", "staff_id", "sealed_key"},
     "messages": {"id", "case_id", "sender", "staff_id", "sent_on", "retaliation"},
     "attachments": {"id", "case_id", "message_id"},
+    "findings": {"id", "case_id", "outcome", "decided_by", "decided_on"},
+    "audit_log": {"id", "at", "actor_id", "action", "case_id", "detail", "entry_hash"},
+    "audit_head": {"id", "entry_id", "entry_hash"},
 }
-SEALED_COLUMNS = {"report_box", "identity_box", "body_box", "meta_box", "blob"}
+# Sealed to a case key, or (totp_box, sealed_keys) wrapped under a password- or cookie-held key.
+SEALED_COLUMNS = {"report_box", "identity_box", "body_box", "meta_box", "blob", "narrative_box", "root_cause_box",
+                  "totp_box", "sealed_keys"}
 
 
 def test_only_listed_metadata_is_plain():

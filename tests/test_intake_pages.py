@@ -1,16 +1,15 @@
 """The reporter's site, as a browser without JavaScript uses it."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 
-from cases.context import today
 from cases.models import Attachment, Case, Message
-from cases.workflow import acknowledge, reply
-from tests.conftest import RECEIPT, REPORT_FORM, Reporter, count_rows, csrf_from
+from cases.workflow import acknowledge, write
+from tests.conftest import RECEIPT, REPORT_FORM, Reporter, count_rows, csrf_from, identity_of
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -77,14 +76,18 @@ async def test_follow_up_shows_acknowledgement_feedback_date_and_staff_reply(rep
     receipt = await reporter.file()
     case = await _only_case(installed)
     ctx = installed.ctx
+    officer = await identity_of(installed, installed.compliance_officer)
+    acknowledged = datetime.combine(case.received_on + timedelta(days=2), time(9), tzinfo=UTC)
     async with ctx.sessions() as session:
-        await acknowledge(session, ctx, case.id, case.received_on + timedelta(days=2))
+        await acknowledge(session, ctx, officer, case.reference, acknowledged)
     async with ctx.sessions() as session:
-        await reply(session, case.id, installed.compliance_officer.id, "Who approved the payment?", today())
+        await write(session, officer, case.reference, "Who approved the payment?", note=False, now=acknowledged)
+    async with ctx.sessions() as session:
+        await write(session, officer, case.reference, "Internal: check the agent's ledger", note=True, now=acknowledged)
     page = (await reporter.open(receipt)).text
-    acknowledged = case.received_on + timedelta(days=2)
-    assert f"<dt>Acknowledged</dt><dd>{acknowledged.isoformat()}</dd>" in page
+    assert f"<dt>Acknowledged</dt><dd>{acknowledged.date().isoformat()}</dd>" in page
     assert "Who approved the payment?" in page and "Compliance team" in page
+    assert "check the agent" not in page  # internal notes never reach the reporter
 
 
 async def test_reporter_sends_a_message_with_a_file_and_sees_it(reporter, installed):

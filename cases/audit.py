@@ -1,0 +1,88 @@
+"""The audit log: who did what to which case, and when; never content.
+
+Entries are hash-chained: each entry's hash covers the previous entry's hash
+and its own fields, and the newest hash is kept in ``audit_head``. Changing,
+removing or reordering any entry breaks the chain at that entry, which
+``verify`` reports. (Someone able to rewrite the whole table and the head
+together can forge a new chain: ``speakup audit verify`` prints the head hash
+so it can be kept elsewhere, and compared later.)
+
+Entries caused by a reporter carry the date only (00:00 UTC), like every
+other reporter-side record, so the log cannot time a reporter's visit.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import AuditEntry, AuditHead
+
+GENESIS = bytes(32)
+
+
+def _canonical_time(at: datetime) -> str:
+    # SQLite gives back naive datetimes, PostgreSQL aware ones: hash one form.
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds")
+
+
+def entry_hash(previous: bytes, entry: AuditEntry) -> bytes:
+    fields = [_canonical_time(entry.at), entry.actor_id, entry.action, entry.case_id, entry.detail]
+    return hashlib.sha256(previous + json.dumps(fields, separators=(",", ":")).encode()).digest()
+
+
+def reporter_time(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+async def record(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor_id: int | None = None,
+    case_id: int | None = None,
+    detail: str = "",
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Append an entry inside the caller's transaction (so it commits, or not, with the event)."""
+    head = await session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    entry = AuditEntry(
+        at=at or datetime.now(UTC), actor_id=actor_id, action=action, case_id=case_id, detail=detail[:500]
+    )
+    entry.entry_hash = entry_hash(head.entry_hash, entry)
+    session.add(entry)
+    await session.flush()
+    head.entry_id, head.entry_hash = entry.id, entry.entry_hash
+    return entry
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    first_bad: int | None  # id of the first entry that does not chain
+    problem: str
+    head: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None and not self.problem
+
+
+async def verify(session: AsyncSession) -> Verification:
+    """Walk the chain in id order and check every link and the head."""
+    previous, count, last_id = GENESIS, 0, 0
+    result = await session.stream_scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
+    async for entry in result:
+        count += 1
+        if entry_hash(previous, entry) != entry.entry_hash:
+            return Verification(count, entry.id, f"entry {entry.id} does not chain to the one before it", previous)
+        previous, last_id = entry.entry_hash, entry.id
+    head = await session.scalar(select(AuditHead).where(AuditHead.id == 1))
+    if head is None or (head.entry_id, head.entry_hash) != (last_id, previous):
+        return Verification(count, None, "the newest entries were removed (the head does not match)", previous)
+    return Verification(count, None, "", previous)

@@ -1,0 +1,275 @@
+"""Staff login, second factor, sessions and passwords.
+
+Login unlocks the staff private key (Argon2id over the password). The key
+then lives only in a ``staff_sessions`` row, sealed under a random secret that
+exists only in the session cookie: the database alone opens nothing, and
+deleting the row (logout, idle timeout, password change) ends the session.
+
+Failures answer with one generic error after the same Argon2id work as a
+success, whether the account exists, is locked, disabled, or the code is
+wrong. Attempts are limited per account (in the database) and overall (in
+memory, per process); no client address is kept for either.
+"""
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey
+from nacl.secret import SecretBox
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import keys
+from crypto.kdf import SALT_BYTES
+
+from . import audit
+from .context import Context
+from .errors import InvalidInput, SpeakupError
+from .models import Staff, StaffSession
+from .staff import check_password
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+FAILURES_BEFORE_LOCK = 5
+MAX_LOCK = timedelta(hours=1)
+# last_seen_at is written at most this often, not on every request.
+TOUCH_EVERY = timedelta(minutes=1)
+_DUMMY_SALT = bytes(SALT_BYTES)
+
+
+class LoginFailed(SpeakupError):
+    status = 401
+    code = "login_failed"
+    detail = (
+        "The e-mail address, password or code is not right. After several failed attempts an account "
+        "is locked for a while: wait a few minutes before trying again."
+    )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A logged-in staff member, with their private key unlocked for this request."""
+
+    staff: Staff
+    private_key: PrivateKey
+    session_id: int
+
+    def __repr__(self) -> str:
+        return f"Identity(staff_id={self.staff.id})"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A staff member between password and first TOTP code."""
+
+    staff: Staff
+    totp_secret: str
+    session_id: int
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, email: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=f"Speakup {issuer}")
+
+
+def _accepted_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
+    """The time step the code is valid for (one step of clock drift either way), if not used before."""
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if (last_step is None or step > last_step) and secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _token_parts(cookie: str) -> tuple[bytes, bytes] | None:
+    try:
+        ident, secret = cookie.split(".", 1)
+        raw_secret = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+    except ValueError:
+        return None
+    if len(raw_secret) != SecretBox.KEY_SIZE:
+        return None
+    return hashlib.sha256(ident.encode()).digest(), raw_secret
+
+
+async def _open_session(session: AsyncSession, staff: Staff, state: str, payload: dict, now: datetime) -> str:
+    """Store a new session; return the cookie value, the only copy of its secret."""
+    ident = secrets.token_urlsafe(32)
+    secret = secrets.token_bytes(SecretBox.KEY_SIZE)
+    session.add(
+        StaffSession(
+            token_hash=hashlib.sha256(ident.encode()).digest(),
+            staff_id=staff.id,
+            state=state,
+            sealed_keys=SecretBox(secret).encrypt(json.dumps(payload).encode()),
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    return f"{ident}.{base64.urlsafe_b64encode(secret).decode().rstrip('=')}"
+
+
+async def login(
+    session: AsyncSession, ctx: Context, email: str, password: str, code: str, now: datetime
+) -> tuple[str, str]:
+    """Check the credentials; return (cookie value, "active" or "enrolling"). Commits.
+
+    Raises ``LoginFailed`` (generic) or ``TooManyLogins``.
+    """
+    ctx.login_limiter.check()
+    email = email.strip().lower()
+    async with session.begin():
+        staff = await session.scalar(select(Staff).where(Staff.email == email))
+    derived = await ctx.kdf.password(password, staff.password_salt if staff else _DUMMY_SALT)
+
+    async with session.begin():
+        if staff is None:
+            cookie, state, failure = None, None, "unknown account"
+        else:
+            cookie, state, failure = await _check(session, staff.id, derived, code, now)
+        if failure:
+            ctx.login_limiter.failed()
+            await audit.record(session, "login.failed", actor_id=staff.id if staff else None, detail=failure, at=now)
+        else:
+            await audit.record(session, "login" if state == "active" else "login.enrolling", actor_id=staff.id, at=now)
+    if failure:
+        raise LoginFailed()
+    return cookie, state
+
+
+async def _check(session: AsyncSession, staff_id: int, derived, code: str, now: datetime):
+    """(cookie, state, None) on success, (None, None, reason) on failure; updates the counters."""
+    staff = await session.get_one(Staff, staff_id, with_for_update=True)
+    locked = staff.locked_until is not None and _aware(staff.locked_until) > now
+    right = secrets.compare_digest(derived.verifier, staff.password_verifier)
+    usable = right and staff.active and not locked
+
+    if usable and staff.totp_box is None:  # first login, or after a reset: enrol a second factor
+        payload = {"wrapping_key": derived.wrapping_key.hex(), "totp": new_totp_secret()}
+        return await _open_session(session, staff, "enrolling", payload, now), "enrolling", None
+
+    step = None
+    if usable:
+        totp_secret = SecretBox(derived.wrapping_key).decrypt(staff.totp_box).decode()
+        step = _accepted_step(totp_secret, code, now, staff.totp_last_step)
+    if step is None:
+        staff.failed_logins += 1
+        if staff.failed_logins >= FAILURES_BEFORE_LOCK:
+            extra = staff.failed_logins - FAILURES_BEFORE_LOCK
+            staff.locked_until = now + min(timedelta(minutes=1) * 2**extra, MAX_LOCK)
+        reason = "locked" if locked else "disabled" if not staff.active else "password" if not right else "code"
+        return None, None, reason
+
+    staff.failed_logins, staff.locked_until, staff.totp_last_step = 0, None, step
+    private = keys.unwrap(staff.wrapped_private_key, derived.wrapping_key)
+    return await _open_session(session, staff, "active", {"private_key": bytes(private).hex()}, now), "active", None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _load(session: AsyncSession, cookie: str | None, now: datetime) -> tuple[StaffSession, Staff, dict] | None:
+    parts = _token_parts(cookie) if cookie else None
+    if parts is None:
+        return None
+    token_hash, secret = parts
+    row = await session.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash))
+    if row is None:
+        return None
+    if _aware(row.last_seen_at) + IDLE_TIMEOUT < now:
+        await session.delete(row)
+        return None
+    staff = await session.get(Staff, row.staff_id)
+    if staff is None or not staff.active:
+        await session.delete(row)
+        return None
+    try:
+        payload = json.loads(SecretBox(secret).decrypt(row.sealed_keys))
+    except CryptoError:
+        return None
+    if now - _aware(row.last_seen_at) > TOUCH_EVERY:
+        row.last_seen_at = now
+    return row, staff, payload
+
+
+async def current_identity(session: AsyncSession, cookie: str | None, now: datetime) -> Identity | None:
+    """The logged-in staff member for this cookie, or None (expired, logged out, disabled). Commits."""
+    async with session.begin():
+        loaded = await _load(session, cookie, now)
+    if loaded is None or loaded[0].state != "active":
+        return None
+    row, staff, payload = loaded
+    return Identity(staff, PrivateKey(bytes.fromhex(payload["private_key"])), row.id)
+
+
+async def current_enrolment(session: AsyncSession, cookie: str | None, now: datetime) -> Enrolment | None:
+    async with session.begin():
+        loaded = await _load(session, cookie, now)
+    if loaded is None or loaded[0].state != "enrolling":
+        return None
+    row, staff, payload = loaded
+    return Enrolment(staff, payload["totp"], row.id)
+
+
+async def confirm_enrolment(session: AsyncSession, cookie: str, code: str, now: datetime) -> str:
+    """Check the first code; store the TOTP secret; replace the session with an active one. Commits."""
+    async with session.begin():
+        loaded = await _load(session, cookie, now)
+        if loaded is None or loaded[0].state != "enrolling":
+            raise LoginFailed()
+        row, staff, payload = loaded
+        step = _accepted_step(payload["totp"], code, now, None)
+        if step is None:
+            raise InvalidInput(fields={"code": "That code is not right. Check the device's clock, then try the next code."})
+        wrapping_key = bytes.fromhex(payload["wrapping_key"])
+        private = keys.unwrap(staff.wrapped_private_key, wrapping_key)
+        staff.totp_box = SecretBox(wrapping_key).encrypt(payload["totp"].encode())
+        staff.totp_last_step = step
+        await session.delete(row)
+        new_cookie = await _open_session(session, staff, "active", {"private_key": bytes(private).hex()}, now)
+        await audit.record(session, "totp.enrolled", actor_id=staff.id, at=now)
+        await audit.record(session, "login", actor_id=staff.id, at=now)
+    return new_cookie
+
+
+async def logout(session: AsyncSession, cookie: str | None, now: datetime) -> None:
+    async with session.begin():
+        loaded = await _load(session, cookie, now)
+        if loaded is not None:
+            row, staff, _ = loaded
+            await session.delete(row)
+            await audit.record(session, "logout", actor_id=staff.id, at=now)
+
+
+async def change_password(
+    session: AsyncSession, ctx: Context, identity: Identity, current: str, new: str, now: datetime
+) -> None:
+    """Re-wrap the private key (and second factor) under the new password; end every session. Commits."""
+    check_password(new)
+    staff = identity.staff
+    old = await ctx.kdf.password(current, staff.password_salt)
+    if not secrets.compare_digest(old.verifier, staff.password_verifier):
+        raise InvalidInput(fields={"current_password": "This is not your current password."})
+    salt = secrets.token_bytes(SALT_BYTES)
+    derived = await ctx.kdf.password(new, salt)
+    async with session.begin():
+        staff = await session.get_one(Staff, staff.id, with_for_update=True)
+        totp = SecretBox(old.wrapping_key).decrypt(staff.totp_box) if staff.totp_box else None
+        staff.password_salt, staff.password_verifier = salt, derived.verifier
+        staff.wrapped_private_key = keys.wrap(identity.private_key, derived.wrapping_key)
+        staff.totp_box = SecretBox(derived.wrapping_key).encrypt(totp) if totp else None
+        await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
+        await audit.record(session, "password.changed", actor_id=staff.id, at=now)

@@ -1,0 +1,154 @@
+"""A case opened by staff: decrypted in the request, with every opening audited."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import boxes, files
+
+from . import audit
+from .access import NoSuchCase, granted_case
+from .auth import Identity
+from .errors import InvalidInput
+from .models import Attachment, Case, Finding, Grant, Message, Staff
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    id: int
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    sender: str  # reporter, staff or note
+    author: str | None
+    body: str
+    sent_on: date
+    retaliation: bool
+    attachments: list[FileInfo]
+
+
+@dataclass(frozen=True)
+class Reader:
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    outcome: str
+    narrative: str
+    root_cause: str
+    decided_by: str
+    decided_on: date
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    case: Case
+    report: dict
+    attachments: list[FileInfo]
+    thread: list[Entry]
+    readers: list[Reader]
+    finding: FindingView | None
+
+    def __repr__(self) -> str:
+        return f"CaseFile({self.case.reference})"
+
+
+def _file_info(case_key, attachment: Attachment) -> FileInfo:
+    meta = boxes.unseal_json(case_key, attachment.meta_box)
+    return FileInfo(attachment.id, meta["name"], meta["size"])
+
+
+async def open_case(session: AsyncSession, identity: Identity, reference: str, now: datetime) -> CaseFile:
+    """Decrypt a case for a grant holder (not the reporter's identity: see ``reveal_identity``). Commits."""
+    async with session.begin():
+        case, case_key = await granted_case(session, identity, reference)
+        emails = dict((await session.execute(select(Staff.id, Staff.email))).all())
+        messages = (await session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))).all()
+        attachments = (
+            await session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id))
+        ).all()
+        readers = (
+            await session.execute(
+                select(Staff.email, Staff.role).join(Grant, Grant.staff_id == Staff.id).where(Grant.case_id == case.id)
+            )
+        ).all()
+        finding = await session.scalar(select(Finding).where(Finding.case_id == case.id))
+        await audit.record(session, "case.viewed", actor_id=identity.staff.id, case_id=case.id, at=now)
+
+    by_message: dict[int | None, list[FileInfo]] = {}
+    for attachment in attachments:
+        by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment))
+    thread = [
+        Entry(
+            sender=m.sender,
+            author=emails.get(m.staff_id),
+            body=boxes.unseal(case_key, m.body_box).decode(),
+            sent_on=m.sent_on,
+            retaliation=m.retaliation,
+            attachments=by_message.get(m.id, []),
+        )
+        for m in messages
+    ]
+    finding_view = None
+    if finding is not None:
+        finding_view = FindingView(
+            outcome=finding.outcome,
+            narrative=boxes.unseal(case_key, finding.narrative_box).decode(),
+            root_cause=boxes.unseal(case_key, finding.root_cause_box).decode(),
+            decided_by=emails.get(finding.decided_by, ""),
+            decided_on=finding.decided_on,
+        )
+    return CaseFile(
+        case=case,
+        report=boxes.unseal_json(case_key, case.report_box),
+        attachments=by_message.get(None, []),
+        thread=thread,
+        readers=[Reader(email, role) for email, role in readers],
+        finding=finding_view,
+    )
+
+
+async def reveal_identity(session: AsyncSession, identity: Identity, reference: str, reason: str, now: datetime) -> dict:
+    """The reporter's name and contact ({} when anonymous); logged with the reason. Commits."""
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise InvalidInput(fields={"reason": "Say why you need the reporter's identity."})
+    async with session.begin():
+        case, case_key = await granted_case(session, identity, reference)
+        await audit.record(
+            session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now
+        )
+    return boxes.unseal_json(case_key, case.identity_box)
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"Download(<{len(self.data)} bytes>)"
+
+
+async def download(session: AsyncSession, identity: Identity, reference: str, attachment_id: int, now: datetime) -> Download:
+    """An attachment, decrypted; logged. Commits."""
+    async with session.begin():
+        case, case_key = await granted_case(session, identity, reference)
+        attachment = await session.scalar(
+            select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id)
+        )
+        if attachment is None:
+            raise NoSuchCase("There is no such file in this case.")
+        await audit.record(
+            session, "attachment.downloaded", actor_id=identity.staff.id, case_id=case.id,
+            detail=f"attachment {attachment.id}", at=now,
+        )
+    meta = boxes.unseal_json(case_key, attachment.meta_box)
+    return Download(meta["name"], files.decrypt(bytes.fromhex(meta["key"]), attachment.blob, meta["size"]))

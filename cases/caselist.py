@@ -1,0 +1,116 @@
+"""The staff case list: plain metadata only, so a page of it decrypts nothing.
+
+It starts from the reader's own grants (index ``grants(staff_id, case_id)``),
+filters and sorts on indexed columns, and pages with LIMIT/OFFSET.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from .access import CASE_ROLES, require_role
+from .auth import Identity
+from .models import Case, Grant, Staff
+
+PAGE_SIZE = 50
+OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
+ACKNOWLEDGE_SOON = timedelta(days=2)
+FEEDBACK_SOON = timedelta(days=14)
+# Only these columns are read: no sealed box is loaded for a list page.
+LISTED = (
+    Case.reference,
+    Case.category,
+    Case.routing,
+    Case.status,
+    Case.received_on,
+    Case.acknowledge_by,
+    Case.feedback_by,
+    Case.retaliation_flag,
+)
+SORTS = {
+    "received": Case.received_on.desc(),
+    "received_asc": Case.received_on.asc(),
+    "acknowledge_by": Case.acknowledge_by.asc(),
+    "feedback_by": Case.feedback_by.asc(),
+    "reference": Case.reference.asc(),
+    "status": Case.status.asc(),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str = ""
+    category: str = ""
+    assignee: int | None = None  # a staff id; 0 for "unassigned"
+    overdue: bool = False
+    flagged: bool = False
+    sort: str = "received"
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Row:
+    reference: str
+    category: str
+    routing: str
+    status: str
+    received_on: date
+    acknowledge_by: date
+    feedback_by: date
+    assignee: str | None
+    retaliation_flag: bool
+    acknowledge_state: str  # "", "due" or "overdue"
+    feedback_state: str
+
+
+def _overdue(today: date):
+    return or_(
+        and_(Case.status == "received", Case.acknowledge_by < today),
+        and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today),
+    )
+
+
+def _state(active: bool, deadline: date, soon: timedelta, today: date) -> str:
+    if not active:
+        return ""
+    if deadline < today:
+        return "overdue"
+    return "due" if deadline - today <= soon else ""
+
+
+async def list_cases(session: AsyncSession, identity: Identity, filters: Filters, today: date) -> tuple[list[Row], int]:
+    """One page of the cases this staff member holds a grant for, and the total that match."""
+    require_role(identity, CASE_ROLES)
+    assignee = aliased(Staff)
+    query = (
+        select(*LISTED, assignee.email.label("assignee"))
+        .join(Grant, and_(Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id))
+        .outerjoin(assignee, assignee.id == Case.assignee_id)
+    )
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.category:
+        query = query.where(Case.category == filters.category)
+    if filters.assignee is not None:
+        query = query.where(Case.assignee_id.is_(None) if filters.assignee == 0 else Case.assignee_id == filters.assignee)
+    if filters.overdue:
+        query = query.where(_overdue(today))
+    if filters.flagged:
+        query = query.where(Case.retaliation_flag.is_(True))
+
+    total = await session.scalar(select(func.count()).select_from(query.with_only_columns(Case.id).subquery()))
+    page = max(filters.page, 1)
+    order = SORTS.get(filters.sort, SORTS["received"])
+    result = await session.execute(query.order_by(order, Case.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    rows = [
+        Row(
+            **row._asdict(),
+            acknowledge_state=_state(row.status == "received", row.acknowledge_by, ACKNOWLEDGE_SOON, today),
+            feedback_state=_state(row.status in ("received", *OPEN_STATUSES), row.feedback_by, FEEDBACK_SOON, today),
+        )
+        for row in result.all()
+    ]
+    return rows, total

@@ -1,0 +1,64 @@
+"""Recovering a staff member who forgot their password, with the offline recovery key.
+
+The staff member gets a new key pair and password; every case they held is
+re-granted to the new key by opening the case's recovery grant. Their second
+factor is reset (it was wrapped under the old password) and their sessions end.
+"""
+
+import secrets
+from datetime import UTC, datetime
+
+from nacl.public import PrivateKey, PublicKey
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import CryptoError, keys
+from crypto.kdf import SALT_BYTES
+
+from . import audit
+from .context import Context
+from .errors import InvalidInput
+from .models import Grant, Installation, Staff, StaffSession
+from .staff import check_password
+
+
+async def recover_staff(
+    session: AsyncSession, ctx: Context, email: str, recovery_key: PrivateKey, new_password: str
+) -> int:
+    """Give the account a new key pair and password; re-grant its cases. Returns how many. Commits."""
+    check_password(new_password)
+    salt = secrets.token_bytes(SALT_BYTES)
+    derived = await ctx.kdf.password(new_password, salt)
+    private = keys.new_key_pair()
+    public = private.public_key
+    async with session.begin():
+        installation = await session.scalar(select(Installation))
+        if bytes(recovery_key.public_key) != installation.recovery_public_key:
+            raise InvalidInput(fields={"recovery_key": "This is not this installation's recovery key."})
+        staff = await session.scalar(select(Staff).where(Staff.email == email.strip().lower()).with_for_update())
+        if staff is None:
+            raise InvalidInput(fields={"email": "No such account."})
+        held = (await session.scalars(select(Grant).where(Grant.staff_id == staff.id))).all()
+        recovery_grants = {
+            g.case_id: g
+            for g in await session.scalars(
+                select(Grant).where(Grant.holder == "recovery", Grant.case_id.in_([g.case_id for g in held]))
+            )
+        }
+        for grant in held:
+            try:
+                case_key = keys.open_grant(recovery_grants[grant.case_id].sealed_key, recovery_key)
+            except (KeyError, CryptoError):
+                raise InvalidInput(fields={"recovery_key": f"Case {grant.case_id} has no usable recovery grant."}) from None
+            grant.sealed_key = keys.grant(case_key, PublicKey(bytes(public)))
+        staff.public_key = bytes(public)
+        staff.wrapped_private_key = keys.wrap(private, derived.wrapping_key)
+        staff.password_salt, staff.password_verifier = salt, derived.verifier
+        staff.totp_box = staff.totp_last_step = None
+        staff.failed_logins, staff.locked_until = 0, None
+        await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
+        await audit.record(
+            session, "password.recovered", case_id=None, detail=f"staff {staff.id}, {len(held)} grants renewed",
+            at=datetime.now(UTC),
+        )
+    return len(held)

@@ -12,15 +12,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases.context import Context
-from cases.errors import SpeakupError, TooLarge, Unavailable
+from cases.errors import NotLoggedIn, SpeakupError, TooLarge, Unavailable
 from cases.settings import Settings
+from cases.staff_site.routes import routes as staff_routes
 from cases.web import render
 from intake.routes import routes as intake_routes
 
@@ -121,6 +122,8 @@ def _wants_json(request: Request) -> bool:
 
 def error_response(request: Request, error: SpeakupError) -> Response:
     """The one place a domain error becomes a response."""
+    if isinstance(error, NotLoggedIn) and not _wants_json(request):
+        return RedirectResponse("/staff/login", status_code=303)
     if _wants_json(request):
         body = {"error": error.code, "detail": error.detail}
         if error.fields:
@@ -174,7 +177,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await ctx.close()
 
     app = Starlette(
-        routes=[*intake_routes, Mount("/static", StaticFiles(directory=ROOT / "static"), name="static")],
+        routes=[
+            *intake_routes,
+            Mount("/staff", routes=staff_routes),
+            Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+        ],
         middleware=[
             Middleware(Anonymise),
             Middleware(SecurityHeaders),

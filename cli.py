@@ -10,11 +10,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from cases import audit
 from cases.context import Context, today
 from cases.errors import InvalidInput, NotInitialised
 from cases.installation import AlreadyInitialised, initialise, write_recovery_key
+from cases.recovery import recover_staff
 from cases.settings import ROLES, Settings
 from cases.staff import create_staff
+from crypto.keys import import_recovery_key
 
 ROOT = Path(__file__).resolve().parent
 
@@ -86,6 +89,42 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     print(f"Added {args.email} as {args.role}.")
 
 
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
+    async def run() -> audit.Verification:
+        ctx = Context(settings)
+        try:
+            async with ctx.sessions() as session:
+                return await audit.verify(session)
+        finally:
+            await ctx.close()
+
+    result = asyncio.run(run())
+    if not result.ok:
+        where = f" (first bad entry: {result.first_bad})" if result.first_bad else ""
+        raise SystemExit(f"audit log BROKEN after {result.entries} entries: {result.problem}{where}")
+    print(f"audit log intact: {result.entries} entries; head {result.head.hex()}")
+    print("Keep the head somewhere else (a note to the Audit Committee): a later head must chain to it.")
+
+
+def cmd_recover(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        recovery_key = import_recovery_key(args.recovery_key_file.read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"cannot read the recovery key: {error}") from None
+    [password] = _passwords(1, args.password_stdin, [f"{args.email} (new)"])
+
+    async def run() -> int:
+        ctx = Context(settings)
+        try:
+            async with ctx.sessions() as session:
+                return await recover_staff(session, ctx, args.email, recovery_key, password)
+        finally:
+            await ctx.close()
+
+    renewed = asyncio.run(run())
+    print(f"{args.email}: new password set, {renewed} case grant(s) renewed; a new second factor is set up at next login.")
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -119,7 +158,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     summary = asyncio.run(seed(settings, args.reports))
     url = f"http://{args.host}:{args.port}/"
     print(summary)
-    print(f"\nSpeakup demo: {url}  (reporter site; the staff site comes with staff login)")
+    print(f"\nSpeakup demo: {url}  (staff: {url}staff/; a first login sets up the authenticator app)")
     if not args.no_serve:
         serve(settings, args.host, args.port)
 
@@ -143,6 +182,17 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--email", required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=cmd_user_add)
+
+    recover = commands.add_parser("recover", help="give a staff member who forgot their password a new one")
+    recover.add_argument("--email", required=True)
+    recover.add_argument("--recovery-key-file", type=Path, required=True)
+    recover.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    recover.set_defaults(handler=cmd_recover)
+
+    audit_parser = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
+    audit_parser.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry").set_defaults(
+        handler=cmd_audit_verify
+    )
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
         handler=lambda settings, args: migrate(settings)

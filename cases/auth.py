@@ -122,11 +122,13 @@ async def _open_session(session: AsyncSession, staff: Staff, state: str, payload
 
 
 async def login(
-    session: AsyncSession, ctx: Context, email: str, password: str, code: str, now: datetime
+    session: AsyncSession, ctx: Context, email: str, password: str, code: str, now: datetime,
+    previous_cookie: str | None = None,
 ) -> tuple[str, str]:
     """Check the credentials; return (cookie value, "active" or "enrolling"). Commits.
 
-    Raises ``LoginFailed`` (generic) or ``TooManyLogins``.
+    The session the browser held before (``previous_cookie``) ends: a login
+    always starts a new session id. Raises ``LoginFailed`` (generic) or ``TooManyLogins``.
     """
     ctx.login_limiter.check()
     email = email.strip().lower()
@@ -144,6 +146,9 @@ async def login(
             await audit.record(session, "login.failed", actor_id=staff.id if staff else None, detail=failure, at=now)
         else:
             await audit.record(session, "login" if state == "active" else "login.enrolling", actor_id=staff.id, at=now)
+            previous = _token_parts(previous_cookie) if previous_cookie else None
+            if previous is not None:
+                await session.execute(delete(StaffSession).where(StaffSession.token_hash == previous[0]))
     if failure:
         raise LoginFailed()
     return cookie, state

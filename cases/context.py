@@ -31,7 +31,12 @@ class Context:
         self.sessions = session_factory(self.engine)
         self.kdf = KeyDerivation(settings.argon2, settings.argon2_concurrency)
         self.login_limiter = LoginLimiter(settings.login_failures_per_minute)
+        # The clock staff-side steps read; tests give the context a clock they can move.
+        self.clock = lambda: datetime.now(UTC)
         self._installation: InstallationKeys | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
 
     async def installation(self) -> InstallationKeys:
         """The installation's salt and recovery key, read once (they never change)."""

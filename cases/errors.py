@@ -72,3 +72,9 @@ class Unavailable(SpeakupError):
 class MalformedBody(SpeakupError):
     code = "malformed_body"
     detail = "The form data could not be read. Nothing was saved; please send it again."
+
+
+class NotLoggedIn(SpeakupError):
+    status = 401
+    code = "not_logged_in"
+    detail = "Log in to continue; sessions end after 30 idle minutes."

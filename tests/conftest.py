@@ -200,3 +200,89 @@ async def count_rows(ctx: Context, model) -> int:
     async with ctx.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model))
 
+
+
+class Clock:
+    """A clock the test moves by hand; the app reads it through ``ctx.clock``."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.moment = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self):
+        return self.moment
+
+    def advance(self, **delta) -> None:
+        from datetime import timedelta
+
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    clock = Clock()
+    app.state.ctx.clock = clock
+    return clock
+
+
+class StaffBrowser:
+    """A staff member's browser, with its own cookies, and their authenticator app."""
+
+    def __init__(self, app, clock: Clock, email: str, password: str = STAFF_PASSWORD) -> None:
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(CLIENT_ADDRESS, 40200)),
+            base_url="https://speakup.test",
+            headers={"user-agent": USER_AGENT},
+        )
+        self.clock, self.email, self.password = clock, email, password
+        self.totp_secret: str | None = None
+
+    def code(self) -> str:
+        import pyotp
+
+        return pyotp.TOTP(self.totp_secret).at(self.clock())
+
+    async def token(self) -> str:
+        await self.client.get("/staff/login")
+        return self.client.cookies["__Host-csrf"]
+
+    async def login(self, code: str | None = None, password: str | None = None) -> httpx.Response:
+        """Log in; at a first login, enrol the authenticator as a person would, from the page."""
+        data = {"email": self.email, "password": password or self.password, "csrf_token": await self.token()}
+        if self.totp_secret:
+            data["code"] = code or self.code()
+        response = await self.client.post("/staff/login", data=data)
+        if response.status_code == 303 and response.headers["location"] == "/staff/enrol":
+            page = (await self.client.get("/staff/enrol")).text
+            self.totp_secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+            response = await self.client.post("/staff/enrol", data={"code": self.code(), "csrf_token": await self.token()})
+        # A code is good once: later logins in the same test need the next time step.
+        self.clock.advance(seconds=30)
+        return response
+
+    async def post(self, path: str, data: dict | None = None) -> httpx.Response:
+        return await self.client.post(path, data={**(data or {}), "csrf_token": await self.token()})
+
+    async def get(self, path: str, **kwargs) -> httpx.Response:
+        return await self.client.get(path, **kwargs)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+@pytest.fixture
+async def browsers(app, installed, clock):
+    """Logged-in browsers of the test installation's staff, by role."""
+    opened = {}
+
+    async def open_as(staff) -> StaffBrowser:
+        browser = StaffBrowser(app, clock, staff.email)
+        response = await browser.login()
+        assert response.status_code == 303, response.text
+        opened[staff.email] = browser
+        return browser
+
+    yield open_as
+    for browser in opened.values():
+        await browser.aclose()

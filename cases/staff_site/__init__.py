@@ -1,0 +1,1 @@
+"""The staff site (/staff): login, case list, case file, workflow, administration."""

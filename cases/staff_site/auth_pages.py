@@ -1,0 +1,109 @@
+"""Log in (password and TOTP), enrol a second factor, log out, change password."""
+
+import base64
+import io
+
+import qrcode
+import qrcode.image.svg
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .. import auth
+from ..errors import InvalidInput, SpeakupError
+from ..web import CSRF_FIELD, check_csrf, render
+from .guard import staff_page
+from .session import clear_session_cookie, now, session_cookie, set_session_cookie
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def login_form(request: Request) -> Response:
+    return render(request, "staff/login.html", {"email": ""})
+
+
+async def login(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    form = await request.form(max_files=0, max_fields=10)
+    email = str(form.get("email", ""))
+    try:
+        check_csrf(request, form.get(CSRF_FIELD))
+        async with ctx.sessions() as session:
+            cookie, state = await auth.login(
+                session, ctx, email, str(form.get("password", "")), str(form.get("code", "")), now(request),
+                previous_cookie=session_cookie(request),
+            )
+    except SpeakupError as error:
+        return render(request, "staff/login.html", {"email": email, "problem": error.detail}, status_code=error.status)
+    # A new session id at every login: a cookie planted before login is worth nothing after it.
+    response = _redirect("/staff/enrol" if state == "enrolling" else "/staff/")
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def _enrolment_page(request: Request, problem: str | None = None, status_code: int = 200) -> Response:
+    ctx = request.app.state.ctx
+    async with ctx.sessions() as session:
+        enrolment = await auth.current_enrolment(session, session_cookie(request), now(request))
+    if enrolment is None:
+        return _redirect("/staff/login")
+    uri = auth.totp_uri(enrolment.totp_secret, enrolment.staff.email, ctx.settings.organisation)
+    secret = " ".join(enrolment.totp_secret[i : i + 4] for i in range(0, len(enrolment.totp_secret), 4))
+    context = {"secret": secret, "qr": _qr_svg(uri), "email": enrolment.staff.email, "problem": problem}
+    return render(request, "staff/enrol.html", context, status_code=status_code)
+
+
+async def enrol_form(request: Request) -> Response:
+    return await _enrolment_page(request)
+
+
+async def enrol(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    form = await request.form(max_files=0, max_fields=10)
+    try:
+        check_csrf(request, form.get(CSRF_FIELD))
+        async with ctx.sessions() as session:
+            cookie = await auth.confirm_enrolment(session, session_cookie(request) or "", str(form.get("code", "")), now(request))
+    except InvalidInput as error:
+        return await _enrolment_page(request, error.fields.get("code", error.detail), error.status)
+    response = _redirect("/staff/")
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    form = await request.form(max_files=0, max_fields=5)
+    check_csrf(request, form.get(CSRF_FIELD))
+    async with ctx.sessions() as session:
+        await auth.logout(session, session_cookie(request), now(request))
+    response = _redirect("/staff/login")
+    clear_session_cookie(request, response)
+    return response
+
+
+@staff_page
+async def password(request: Request, me, form) -> Response:
+    if form is None:
+        return render(request, "staff/password.html", {"me": me.staff, "errors": {}})
+    ctx = request.app.state.ctx
+    new = str(form.get("new_password", ""))
+    try:
+        if new != form.get("repeat_password"):
+            raise InvalidInput(fields={"repeat_password": "The two new passwords differ."})
+        async with ctx.sessions() as session:
+            await auth.change_password(session, ctx, me, str(form.get("current_password", "")), new, now(request))
+    except InvalidInput as error:
+        return render(request, "staff/password.html", {"me": me.staff, "errors": error.fields}, status_code=error.status)
+    # Every session has ended, this one too: log in again with the new password.
+    response = render(request, "staff/login.html", {"email": me.staff.email, "notice": "Password changed. Log in again."})
+    clear_session_cookie(request, response)
+    return response

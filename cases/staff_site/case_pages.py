@@ -1,0 +1,194 @@
+"""The case list, the case file, and the steps taken on a case."""
+
+from urllib.parse import quote
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .. import workflow
+from ..access import CASE_ROLES
+from ..caselist import PAGE_SIZE, SORTS, Filters, list_cases
+from ..casefile import download, open_case, reveal_identity
+from ..errors import InvalidInput
+from ..models import CATEGORIES, FINDINGS, STATUSES, Staff
+from ..web import render
+from .guard import staff_page
+from .session import now
+
+
+def _filters(request: Request) -> Filters:
+    query = request.query_params
+    assignee = query.get("assignee", "")
+    return Filters(
+        status=query.get("status", "") if query.get("status") in STATUSES else "",
+        category=query.get("category", "") if query.get("category") in CATEGORIES else "",
+        assignee=int(assignee) if assignee.isdigit() else None,
+        overdue=query.get("overdue") == "1",
+        flagged=query.get("flagged") == "1",
+        sort=query.get("sort", "received") if query.get("sort") in SORTS else "received",
+        page=int(query["page"]) if query.get("page", "").isdigit() else 1,
+    )
+
+
+async def _assignable(request: Request) -> list[Staff]:
+    async with request.app.state.ctx.sessions() as session:
+        return list(
+            await session.scalars(
+                select(Staff).where(Staff.active.is_(True), Staff.role.in_(workflow.ASSIGNABLE_ROLES)).order_by(Staff.email)
+            )
+        )
+
+
+@staff_page
+async def case_list(request: Request, me, form) -> Response:
+    if me.staff.role not in CASE_ROLES:  # an administrator has no cases to see
+        return RedirectResponse("/staff/admin", status_code=303)
+    filters = _filters(request)
+    async with request.app.state.ctx.sessions() as session:
+        rows, total = await list_cases(session, me, filters, now(request).date())
+    pages = max(1, -(-total // PAGE_SIZE))
+    query = {k: v for k, v in request.query_params.items() if k != "page"}
+    return render(
+        request,
+        "staff/cases.html",
+        {
+            "me": me.staff,
+            "rows": rows,
+            "total": total,
+            "filters": filters,
+            "page": filters.page,
+            "pages": pages,
+            "query": "&".join(f"{quote(k)}={quote(v)}" for k, v in query.items()),
+            "categories": CATEGORIES,
+            "statuses": STATUSES,
+            "staff": await _assignable(request),
+        },
+    )
+
+
+async def _case_page(request: Request, me, *, identity=None, problem=None, errors=None, status_code=200) -> Response:
+    reference = request.path_params["reference"]
+    async with request.app.state.ctx.sessions() as session:
+        casefile = await open_case(session, me, reference, now(request))
+    return render(
+        request,
+        "staff/case.html",
+        {
+            "me": me.staff,
+            "file": casefile,
+            "case": casefile.case,
+            "categories": CATEGORIES,
+            "findings": FINDINGS,
+            "staff": await _assignable(request),
+            "revealed": identity,
+            "problem": problem,
+            "errors": errors or {},
+            "done": request.query_params.get("done", ""),
+        },
+        status_code=status_code,
+    )
+
+
+@staff_page
+async def case_detail(request: Request, me, form) -> Response:
+    return await _case_page(request, me)
+
+
+async def _acknowledge(session, ctx, me, reference, form):
+    await workflow.acknowledge(session, ctx, me, reference, ctx.now())
+
+
+async def _reply(session, ctx, me, reference, form):
+    await workflow.write(session, me, reference, str(form.get("body", "")), note=False, now=ctx.now())
+
+
+async def _note(session, ctx, me, reference, form):
+    await workflow.write(session, me, reference, str(form.get("body", "")), note=True, now=ctx.now())
+
+
+async def _assign(session, ctx, me, reference, form):
+    assignee = str(form.get("assignee", ""))
+    if not assignee.isdigit():
+        raise InvalidInput(fields={"assignee": "Choose someone."})
+    await workflow.assign(session, me, reference, int(assignee), ctx.now())
+
+
+async def _recuse(session, ctx, me, reference, form):
+    await workflow.recuse(session, me, reference, ctx.now())
+
+
+async def _investigate(session, ctx, me, reference, form):
+    await workflow.move(session, me, reference, "investigate", ctx.now())
+
+
+async def _close(session, ctx, me, reference, form):
+    await workflow.move(session, me, reference, "close", ctx.now())
+
+
+async def _conclude(session, ctx, me, reference, form):
+    await workflow.conclude(
+        session, me, reference, str(form.get("outcome", "")), str(form.get("narrative", "")),
+        str(form.get("root_cause", "")), ctx.now(),
+    )
+
+
+ACTIONS = {
+    "acknowledge": _acknowledge,
+    "reply": _reply,
+    "note": _note,
+    "assign": _assign,
+    "recuse": _recuse,
+    "investigate": _investigate,
+    "conclude": _conclude,
+    "close": _close,
+}
+
+
+@staff_page
+async def case_action(request: Request, me, form) -> Response:
+    reference, action = request.path_params["reference"], request.path_params["action"]
+    step = ACTIONS.get(action)
+    if step is None:
+        raise InvalidInput("Unknown action.")
+    ctx = request.app.state.ctx
+    try:
+        async with ctx.sessions() as session:
+            await step(session, ctx, me, reference, form)
+    except (InvalidInput, workflow.WrongStatus) as error:
+        return await _case_page(request, me, problem=error.detail, errors=error.fields, status_code=error.status)
+    if action == "recuse":  # the case is no longer theirs to see
+        return RedirectResponse("/staff/?done=recused", status_code=303)
+    return RedirectResponse(f"/staff/cases/{reference}?done={action}", status_code=303)
+
+
+@staff_page
+async def reveal(request: Request, me, form) -> Response:
+    reference = request.path_params["reference"]
+    try:
+        async with request.app.state.ctx.sessions() as session:
+            found = await reveal_identity(session, me, reference, str(form.get("reason", "")), now(request))
+    except InvalidInput as error:
+        return await _case_page(request, me, problem=error.detail, errors=error.fields, status_code=error.status)
+    return await _case_page(request, me, identity=found)
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266 / 8187)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name) or "attachment"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@staff_page
+async def attachment(request: Request, me, form) -> Response:
+    reference = request.path_params["reference"]
+    async with request.app.state.ctx.sessions() as session:
+        found = await download(session, me, reference, request.path_params["attachment_id"], now(request))
+    # Never the type the reporter's browser claimed: a download, not a page of ours.
+    return Response(
+        found.data,
+        media_type="application/octet-stream",
+        headers={"content-disposition": content_disposition(found.name)},
+    )
+
+

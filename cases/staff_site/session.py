@@ -1,0 +1,51 @@
+"""The staff session cookie, and loading the logged-in staff member for a request."""
+
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..auth import Identity, current_identity
+from ..errors import NotLoggedIn
+
+
+def now(request: Request) -> datetime:
+    return request.app.state.ctx.now()
+
+
+def cookie_name(request: Request) -> str:
+    # __Host-: Secure, whole site, no Domain: a sibling host cannot set or read it.
+    return "__Host-speakup" if request.app.state.ctx.settings.secure_cookies else "speakup"
+
+
+def session_cookie(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(request))
+
+
+def set_session_cookie(request: Request, response: Response, value: str) -> None:
+    """A session cookie (no expiry: it dies with the browser; the server ends it after 30 idle minutes)."""
+    response.set_cookie(
+        cookie_name(request),
+        value,
+        path="/",
+        secure=request.app.state.ctx.settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        cookie_name(request), path="/", secure=request.app.state.ctx.settings.secure_cookies, httponly=True, samesite="strict"
+    )
+
+
+async def identity(request: Request) -> Identity:
+    """The logged-in staff member, or ``NotLoggedIn`` (which sends a browser to the login page)."""
+    ctx = request.app.state.ctx
+    async with ctx.sessions() as session:
+        found = await current_identity(session, session_cookie(request), now(request))
+    if found is None:
+        raise NotLoggedIn()
+    request.state.staff = found.staff
+    return found

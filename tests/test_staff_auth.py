@@ -1,0 +1,187 @@
+"""Staff login with a second factor, sessions, passwords and accounts."""
+
+import pytest
+from sqlalchemy import func, select
+
+from cases.models import Staff, StaffSession
+from tests.conftest import STAFF_PASSWORD, StaffBrowser, count_rows
+
+GENERIC = "The e-mail address, password or code is not right."
+
+
+async def test_first_login_enrols_a_second_factor_then_codes_are_required(app, installed, clock):
+    browser = StaffBrowser(app, clock, installed.compliance_officer.email)
+    first = await browser.client.post(
+        "/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "csrf_token": await browser.token()}
+    )
+    assert (first.status_code, first.headers["location"]) == (303, "/staff/enrol")
+    page = (await browser.get("/staff/enrol")).text
+    assert 'src="data:image/svg+xml;base64,' in page and '<code class="secret">' in page
+    browser.totp_secret = __import__("re").search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+    wrong = await browser.post("/staff/enrol", {"code": "000000" if browser.code() != "000000" else "111111"})
+    assert wrong.status_code == 422 and "not right" in wrong.text
+    done = await browser.post("/staff/enrol", {"code": browser.code()})
+    assert (done.status_code, done.headers["location"]) == (303, "/staff/")
+    assert (await browser.get("/staff/")).status_code == 200
+    clock.advance(seconds=30)
+    # From now on the password alone is not enough.
+    other = StaffBrowser(app, clock, browser.email)
+    without_code = await other.client.post(
+        "/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "csrf_token": await other.token()}
+    )
+    assert without_code.status_code == 401 and GENERIC in without_code.text
+    await browser.aclose(), await other.aclose()
+
+
+@pytest.mark.parametrize("mistake", ["password", "code", "email"])
+async def test_every_wrong_login_gets_the_same_generic_answer(browsers, app, installed, clock, mistake):
+    browser = await browsers(installed.compliance_officer)
+    attempt = StaffBrowser(app, clock, "nobody@example.test" if mistake == "email" else browser.email)
+    attempt.totp_secret = browser.totp_secret
+    code = {"code": "000000" if browser.code() != "000000" else "111111"}.get(mistake)
+    response = await attempt.login(code=code, password="wrong password!" if mistake == "password" else None)
+    assert response.status_code == 401
+    assert GENERIC in response.text
+    assert "__Host-speakup" not in attempt.client.cookies
+    await attempt.aclose()
+
+
+async def test_a_code_is_good_only_once(browsers, app, installed, clock):
+    browser = await browsers(installed.compliance_officer)
+    clock.advance(seconds=30)
+    code = browser.code()
+    first = StaffBrowser(app, clock, browser.email)
+    first.totp_secret = browser.totp_secret
+    assert (await first.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await first.token()})).status_code == 303
+    replay = StaffBrowser(app, clock, browser.email)
+    response = await replay.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await replay.token()})
+    assert response.status_code == 401
+    await first.aclose(), await replay.aclose()
+
+
+async def test_account_locks_after_five_failures_then_unlocks(browsers, app, installed, clock):
+    browser = await browsers(installed.compliance_officer)
+    for _ in range(5):
+        assert (await browser.login(password="wrong password!")).status_code == 401
+    # Even the right password and code are refused while locked, with the same answer.
+    locked = await browser.login()
+    assert locked.status_code == 401 and GENERIC in locked.text
+    clock.advance(minutes=5)
+    assert (await browser.login()).status_code == 303
+
+
+async def test_too_many_failures_overall_refuse_every_login_for_a_while(app, installed, clock):
+    app.state.ctx.login_limiter.per_minute = 3
+    browser = StaffBrowser(app, clock, "nobody@example.test")
+    for _ in range(3):
+        assert (await browser.login(password="x" * 12)).status_code == 401
+    assert (await browser.login(password="x" * 12)).status_code == 429
+    await browser.aclose()
+
+
+async def test_login_rotates_the_session_and_logout_ends_it(browsers, installed):
+    browser = await browsers(installed.compliance_officer)
+    before = browser.client.cookies["__Host-speakup"]
+    await browser.login()
+    after = browser.client.cookies["__Host-speakup"]
+    assert before != after
+    response = await browser.post("/staff/logout")
+    assert response.status_code == 303
+    assert "__Host-speakup" not in browser.client.cookies
+    browser.client.cookies.set("__Host-speakup", after, domain="speakup.test")
+    assert (await browser.get("/staff/")).headers["location"] == "/staff/login"
+    browser.client.cookies.set("__Host-speakup", before, domain="speakup.test")
+    assert (await browser.get("/staff/")).headers["location"] == "/staff/login"
+
+
+async def test_session_cookie_flags(app, installed, clock):
+    browser = StaffBrowser(app, clock, installed.compliance_officer.email)
+    await browser.token()
+    await browser.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "csrf_token": await browser.token()})
+    page = await browser.get("/staff/enrol")
+    browser.totp_secret = __import__("re").search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
+    response = await browser.post("/staff/enrol", {"code": browser.code()})
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-speakup=")
+    for flag in ("httponly", "secure", "samesite=strict", "path=/"):
+        assert flag in cookie.lower()
+    assert "expires" not in cookie.lower() and "max-age" not in cookie.lower()
+    await browser.aclose()
+
+
+async def test_sessions_end_after_thirty_idle_minutes(browsers, installed, clock):
+    browser = await browsers(installed.compliance_officer)
+    clock.advance(minutes=29)
+    assert (await browser.get("/staff/")).status_code == 200  # activity keeps it alive
+    clock.advance(minutes=29)
+    assert (await browser.get("/staff/")).status_code == 200
+    clock.advance(minutes=31)
+    response = await browser.get("/staff/")
+    assert (response.status_code, response.headers["location"]) == (303, "/staff/login")
+    assert await count_rows(installed.ctx, StaffSession) == 0
+
+
+async def test_password_change_rewraps_the_key_and_ends_every_session(browsers, app, installed, clock):
+    browser = await browsers(installed.compliance_officer)
+    second = StaffBrowser(app, clock, browser.email)
+    second.totp_secret = browser.totp_secret
+    await second.login()
+    response = await browser.post(
+        "/staff/password",
+        {"current_password": STAFF_PASSWORD, "new_password": "a brand new passphrase", "repeat_password": "a brand new passphrase"},
+    )
+    assert response.status_code == 200 and "Password changed" in response.text
+    assert await count_rows(installed.ctx, StaffSession) == 0
+    assert (await second.get("/staff/")).headers["location"] == "/staff/login"
+    assert (await browser.login()).status_code == 401  # the old password is gone
+    assert (await browser.login(password="a brand new passphrase")).status_code == 303
+    await second.aclose()
+
+
+async def test_wrong_current_password_changes_nothing(browsers, installed):
+    browser = await browsers(installed.compliance_officer)
+    response = await browser.post(
+        "/staff/password", {"current_password": "not it at all", "new_password": "x" * 14, "repeat_password": "x" * 14}
+    )
+    assert response.status_code == 422 and "not your current password" in response.text
+    assert (await browser.get("/staff/")).status_code == 200
+
+
+async def test_administrator_creates_disables_and_resets_accounts(browsers, app, installed, clock):
+    ctx = installed.ctx
+    async with ctx.sessions() as session:
+        from cases.staff import create_staff
+
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    browser = await browsers(admin)
+    created = await browser.post("/staff/admin", {"email": "new@example.test", "role": "investigator", "password": "initial password 1"})
+    assert created.status_code == 200 and "Account created" in created.text
+    async with ctx.sessions() as session:
+        new = await session.scalar(select(Staff).where(Staff.email == "new@example.test"))
+    newcomer = StaffBrowser(app, clock, new.email, "initial password 1")
+    assert (await newcomer.login()).status_code == 303
+
+    assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "disable"})).status_code == 303
+    assert (await newcomer.get("/staff/")).headers["location"] == "/staff/login"  # the session ended
+    assert (await newcomer.login()).status_code == 401
+    assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "enable"})).status_code == 303
+    assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "reset_second_factor"})).status_code == 303
+    newcomer.totp_secret = None
+    relogin = await newcomer.login()  # enrols again
+    assert relogin.status_code == 303 and relogin.headers["location"] == "/staff/"
+    assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "role", "role": "audit_committee"})).status_code == 303
+    async with ctx.sessions() as session:
+        assert await session.scalar(select(Staff.role).where(Staff.id == new.id)) == "audit_committee"
+        assert await session.scalar(select(func.count()).select_from(StaffSession).where(StaffSession.staff_id == new.id)) == 0
+    await newcomer.aclose()
+
+
+async def test_administrator_cannot_lock_themselves_out(browsers, installed):
+    ctx = installed.ctx
+    async with ctx.sessions() as session:
+        from cases.staff import create_staff
+
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    browser = await browsers(admin)
+    response = await browser.post(f"/staff/admin/staff/{admin.id}", {"change": "disable"})
+    assert response.status_code == 422

@@ -16,6 +16,7 @@ from .auth import Identity
 from .models import Case, Grant, Staff
 
 PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
 ACKNOWLEDGE_SOON = timedelta(days=2)
 FEEDBACK_SOON = timedelta(days=14)
@@ -49,6 +50,7 @@ class Filters:
     flagged: bool = False
     sort: str = "received"
     page: int = 1
+    page_size: int = PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,9 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
         query = query.where(Case.retaliation_flag.is_(True))
 
     total = await session.scalar(select(func.count()).select_from(query.with_only_columns(Case.id).subquery()))
-    page = max(filters.page, 1)
+    page, size = max(filters.page, 1), min(max(filters.page_size, 1), MAX_PAGE_SIZE)
     order = SORTS.get(filters.sort, SORTS["received"])
-    result = await session.execute(query.order_by(order, Case.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    result = await session.execute(query.order_by(order, Case.id.desc()).limit(size).offset((page - 1) * size))
     rows = [
         Row(
             **row._asdict(),

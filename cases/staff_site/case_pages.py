@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import workflow
 from ..access import CASE_ROLES
-from ..caselist import PAGE_SIZE, SORTS, Filters, list_cases
+from ..caselist import MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Filters, list_cases
 from ..casefile import download, open_case, reveal_identity
 from ..errors import InvalidInput
 from ..models import CATEGORIES, FINDINGS, STATUSES, Staff
@@ -28,6 +28,7 @@ def _filters(request: Request) -> Filters:
         flagged=query.get("flagged") == "1",
         sort=query.get("sort", "received") if query.get("sort") in SORTS else "received",
         page=int(query["page"]) if query.get("page", "").isdigit() else 1,
+        page_size=int(query["per_page"]) if query.get("per_page", "").isdigit() else PAGE_SIZE,
     )
 
 
@@ -47,7 +48,7 @@ async def case_list(request: Request, me, form) -> Response:
     filters = _filters(request)
     async with request.app.state.ctx.sessions() as session:
         rows, total = await list_cases(session, me, filters, now(request).date())
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = max(1, -(-total // min(max(filters.page_size, 1), MAX_PAGE_SIZE)))
     query = {k: v for k, v in request.query_params.items() if k != "page"}
     return render(
         request,

@@ -203,12 +203,17 @@ async def count_rows(ctx: Context, model) -> int:
 
 
 class Clock:
-    """A clock the test moves by hand; the app reads it through ``ctx.clock``."""
+    """A clock the test moves by hand; the app reads it through ``ctx.clock``.
+
+    It also keeps the staff's authenticator secrets (their phones), by e-mail,
+    so every browser of a staff member can produce their codes.
+    """
 
     def __init__(self) -> None:
         from datetime import UTC, datetime
 
         self.moment = datetime.now(UTC).replace(microsecond=0)
+        self.authenticators: dict[str, str] = {}
 
     def __call__(self):
         return self.moment
@@ -236,7 +241,17 @@ class StaffBrowser:
             headers={"user-agent": USER_AGENT},
         )
         self.clock, self.email, self.password = clock, email, password
-        self.totp_secret: str | None = None
+
+    @property
+    def totp_secret(self) -> str | None:
+        return self.clock.authenticators.get(self.email)
+
+    @totp_secret.setter
+    def totp_secret(self, secret: str | None) -> None:
+        if secret is None:
+            self.clock.authenticators.pop(self.email, None)
+        else:
+            self.clock.authenticators[self.email] = secret
 
     def code(self) -> str:
         import pyotp

@@ -34,6 +34,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front. A deferred transaction that
         # reads and then writes can fail at once with "database is locked"
         # when two of them race; an immediate one waits its turn instead.
+        # The price: code must not hold one session's transaction open while
+        # it opens another (they would wait on each other), and must keep
+        # transactions short.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -6,10 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from cases.models import Base
-from tests.conftest import REPORT_FORM, receipt_from
+from tests.conftest import REPORT_FORM, count_rows, receipt_from
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -118,3 +119,65 @@ async def test_pg_dump_holds_no_plaintext(client, reporter, settings):
     ).stdout
     assert b"COPY public.cases" in dump  # the dump has the data
     assert_no_canary(dump, canaries, "pg_dump")
+
+
+async def test_a_database_copy_opens_nothing_even_during_a_staff_session(client, reporter, installed, browsers, app):
+    """Everything stored, plus the settings, but no password, receipt or recovery key: the canary stays sealed.
+
+    A staff member is logged in while the copy is taken, so the session row
+    holding their private key is in it too.
+    """
+    from nacl.exceptions import CryptoError
+    from nacl.public import PrivateKey
+    from nacl.secret import SecretBox
+
+    from cases.models import Case, Grant, StaffSession
+    from crypto import keys
+
+    receipt, canaries = await file_canary_report(client, reporter)
+    officer = await browsers(installed.compliance_officer)
+    assert canaries["details"] in (await officer.get("/staff/cases/" + await _reference(installed))).text
+    stored = await _every_value(installed.ctx)
+    assert await count_rows(installed.ctx, StaffSession) >= 1
+
+    # Every stored value of key size is tried as a private key on every grant,
+    # and as a secret key on every session row: none may open anything.
+    candidates = {v for v in stored if isinstance(v, bytes) and len(v) == 32}
+    candidates |= {bytes.fromhex(v) for v in stored if isinstance(v, str) and len(v) == 64 and _is_hex(v)}
+    async with installed.ctx.sessions() as session:
+        grants = (await session.scalars(select(Grant))).all()
+        sealed_sessions = (await session.scalars(select(StaffSession.sealed_keys))).all()
+        case = await session.scalar(select(Case))
+    assert grants and sealed_sessions and candidates
+    for candidate in candidates:
+        for grant in grants:
+            with pytest.raises(CryptoError):
+                keys.open_grant(grant.sealed_key, PrivateKey(candidate))
+        for sealed in sealed_sessions:
+            with pytest.raises(CryptoError):
+                SecretBox(candidate).decrypt(sealed)
+    assert case.report_box and not any(c.encode() in case.report_box for c in canaries.values())
+
+
+async def _reference(installed) -> str:
+    from cases.models import Case
+
+    async with installed.ctx.sessions() as session:
+        return await session.scalar(select(Case.reference))
+
+
+async def _every_value(ctx) -> list:
+    values = []
+    async with ctx.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                values.extend(row)
+    return values
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True

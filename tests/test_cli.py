@@ -103,3 +103,71 @@ def test_unknown_setting_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("SPEAKUP_DATABSE_URL", "typo")
     with pytest.raises(SystemExit, match="SPEAKUP_DATABSE_URL"):
         cli.main(["migrate"])
+
+
+async def _file_and_read(key_file, email, password) -> str:
+    """File a report, then read it back as ``email`` with ``password``."""
+    from cases.context import today
+    from cases.intake import file_report, parse_report
+    from cases.models import Grant
+    from cases.staff import unlock
+    from crypto import boxes, keys
+
+    ctx = Context(Settings.from_env())
+    try:
+        async with ctx.sessions() as session:
+            staff = await session.scalar(select(Staff).where(Staff.email == email))
+        private = await unlock(ctx, staff, password)
+        if private is None:
+            return "locked out"
+        async with ctx.sessions() as session:
+            if await session.scalar(select(Case.id)) is None:
+                await session.rollback()  # one session at a time: SQLite transactions take the write lock
+                await file_report(session, ctx, parse_report({"category": "other", "summary": "Kept", "details": "d"}), [], today())
+        async with ctx.sessions() as session:
+            case = await session.scalar(select(Case))
+            grant = await session.scalar(select(Grant).where(Grant.case_id == case.id, Grant.staff_id == staff.id))
+        return boxes.unseal_json(keys.open_grant(grant.sealed_key, private), case.report_box)["summary"]
+    finally:
+        await ctx.close()
+
+
+async def test_recover_sets_a_new_password_and_keeps_every_case(monkeypatch, environment, capsys):
+    key_file = environment / "recovery.key"
+    await asyncio.to_thread(init, monkeypatch, key_file)
+    assert await _file_and_read(key_file, "cfo@example.test", "first password ok") == "Kept"
+    await asyncio.to_thread(run, monkeypatch, "recover", "--email", "cfo@example.test", "--recovery-key-file",
+                            str(key_file), "--password-stdin", stdin="a fresh password\n")
+    assert "1 case grant(s) renewed" in capsys.readouterr().out
+    assert await _file_and_read(key_file, "cfo@example.test", "a fresh password") == "Kept"
+    assert await _file_and_read(key_file, "cfo@example.test", "first password ok") == "locked out"
+
+
+async def test_recover_refuses_another_installations_key(monkeypatch, environment):
+    await asyncio.to_thread(init, monkeypatch, environment / "recovery.key")
+    other = environment / "other.key"
+    from crypto.keys import export_recovery_key, new_key_pair
+
+    other.write_text(export_recovery_key(new_key_pair()))
+    with pytest.raises(SystemExit, match="not this installation's recovery key"):
+        await asyncio.to_thread(run, monkeypatch, "recover", "--email", "cfo@example.test", "--recovery-key-file",
+                                str(other), "--password-stdin", stdin="a fresh password\n")
+
+
+async def test_audit_verify_exits_non_zero_naming_the_bad_entry(monkeypatch, environment, capsys):
+    from sqlalchemy import update
+
+    from cases.models import AuditEntry
+
+    await asyncio.to_thread(init, monkeypatch, environment / "recovery.key")
+    await asyncio.to_thread(run, monkeypatch, "audit", "verify")
+    assert "audit log intact: 2 entries" in capsys.readouterr().out
+    ctx = Context(Settings.from_env())
+    try:
+        async with ctx.sessions() as session, session.begin():
+            first = await session.scalar(select(func.min(AuditEntry.id)))
+            await session.execute(update(AuditEntry).where(AuditEntry.id == first).values(detail="edited"))
+    finally:
+        await ctx.close()
+    with pytest.raises(SystemExit, match=f"first bad entry: {first}"):
+        await asyncio.to_thread(run, monkeypatch, "audit", "verify")

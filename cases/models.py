@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -165,10 +166,18 @@ class Case(Base):
         CheckConstraint(_in("category", CATEGORIES), name="category"),
         CheckConstraint(_in("routing", ROUTINGS), name="routing"),
         CheckConstraint(_in("status", STATUSES), name="status"),
-        Index("ix_cases_status_received_on", "status", "received_on"),
+        # The case list filters and sorts on these (see caselist.py).
         Index("ix_cases_received_on", "received_on"),
-        Index("ix_cases_acknowledge_by", "acknowledge_by"),
-        Index("ix_cases_feedback_by", "feedback_by"),
+        Index("ix_cases_status_received_on", "status", "received_on"),
+        Index("ix_cases_category_received_on", "category", "received_on"),
+        Index("ix_cases_status_acknowledge_by", "status", "acknowledge_by"),
+        Index("ix_cases_status_feedback_by", "status", "feedback_by"),
+        Index(
+            "ix_cases_flagged_received_on",
+            "received_on",
+            sqlite_where=text("retaliation_flag"),
+            postgresql_where=text("retaliation_flag"),
+        ),
     )
 
 

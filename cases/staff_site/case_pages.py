@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import workflow
 from ..access import CASE_ROLES
-from ..caselist import MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Filters, list_cases
+from ..caselist import COUNT_LIMIT, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Filters, list_cases
 from ..casefile import download, open_case, reveal_identity
 from ..errors import InvalidInput
 from ..models import CATEGORIES, FINDINGS, STATUSES, Staff
@@ -48,7 +48,7 @@ async def case_list(request: Request, me, form) -> Response:
     filters = _filters(request)
     async with request.app.state.ctx.sessions() as session:
         rows, total = await list_cases(session, me, filters, now(request).date())
-    pages = max(1, -(-total // min(max(filters.page_size, 1), MAX_PAGE_SIZE)))
+    pages = max(1, -(-min(total, COUNT_LIMIT) // min(max(filters.page_size, 1), MAX_PAGE_SIZE)))
     query = {k: v for k, v in request.query_params.items() if k != "page"}
     return render(
         request,
@@ -56,7 +56,7 @@ async def case_list(request: Request, me, form) -> Response:
         {
             "me": me.staff,
             "rows": rows,
-            "total": total,
+            "total": f"more than {COUNT_LIMIT:,}" if total > COUNT_LIMIT else f"{total:,}",
             "filters": filters,
             "page": filters.page,
             "pages": pages,

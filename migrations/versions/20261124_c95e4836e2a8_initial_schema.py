@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 01d65574dc92
+Revision ID: c95e4836e2a8
 Revises: 
-Create Date: 2026-11-24 20:25:17.522915
+Create Date: 2026-11-24 20:41:59.375003
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '01d65574dc92'
+revision: str = 'c95e4836e2a8'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -83,10 +83,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_index('ix_cases_acknowledge_by', ['acknowledge_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_assignee_id'), ['assignee_id'], unique=False)
-        batch_op.create_index('ix_cases_feedback_by', ['feedback_by'], unique=False)
+        batch_op.create_index('ix_cases_category_received_on', ['category', 'received_on'], unique=False)
+        batch_op.create_index('ix_cases_flagged_received_on', ['received_on'], unique=False, sqlite_where=sa.text('retaliation_flag'), postgresql_where=sa.text('retaliation_flag'))
         batch_op.create_index('ix_cases_received_on', ['received_on'], unique=False)
+        batch_op.create_index('ix_cases_status_acknowledge_by', ['status', 'acknowledge_by'], unique=False)
+        batch_op.create_index('ix_cases_status_feedback_by', ['status', 'feedback_by'], unique=False)
         batch_op.create_index('ix_cases_status_received_on', ['status', 'received_on'], unique=False)
 
     op.create_table('staff_sessions',
@@ -211,10 +213,12 @@ def downgrade() -> None:
     op.drop_table('staff_sessions')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_status_received_on')
+        batch_op.drop_index('ix_cases_status_feedback_by')
+        batch_op.drop_index('ix_cases_status_acknowledge_by')
         batch_op.drop_index('ix_cases_received_on')
-        batch_op.drop_index('ix_cases_feedback_by')
+        batch_op.drop_index('ix_cases_flagged_received_on', sqlite_where=sa.text('retaliation_flag'), postgresql_where=sa.text('retaliation_flag'))
+        batch_op.drop_index('ix_cases_category_received_on')
         batch_op.drop_index(batch_op.f('ix_cases_assignee_id'))
-        batch_op.drop_index('ix_cases_acknowledge_by')
 
     op.drop_table('cases')
     op.drop_table('staff')

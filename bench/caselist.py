@@ -1,0 +1,142 @@
+"""Staff case list and case file with many cases in the database.
+
+Fills a fresh database with N cases (default 100,000) granted to one
+Compliance Officer (bulk inserts of real-sized sealed rows, not N Argon2id
+runs), logs in through the real login and TOTP enrolment, then times pages
+in-process over httpx. Prints p50/p95 per page.
+
+    .venv/bin/python bench/caselist.py [--cases 100000] [--database-url URL]
+
+The default database is a temporary SQLite file; pass a PostgreSQL URL
+(postgresql+asyncpg://postgres@127.0.0.1:5432/speakup_bench, created empty
+beforehand) to measure PostgreSQL.
+"""
+
+import argparse
+import asyncio
+import random
+import re
+import statistics
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pyotp
+from sqlalchemy import insert, select
+
+from asgi import create_app
+from cases.context import today
+from cases.installation import initialise
+from cases.intake import file_report, parse_report
+from cases.models import CATEGORIES, Base, Case, Grant
+from cases.settings import Settings
+from cases.staff import create_staff
+from crypto.kdf import Argon2Params
+
+PASSWORD = "benchmark password"
+
+
+def status_for(received: date, rng: random.Random) -> str:
+    """A plausible status for a case of this age: old cases are mostly closed."""
+    age = (date(2026, 11, 24) - received).days
+    if age > 270:
+        return "closed" if rng.random() < 0.97 else "investigating"
+    if age > 120:
+        return rng.choice(["investigating", "concluded", "closed", "closed"])
+    if age > 7:
+        return rng.choice(["acknowledged", "investigating", "investigating"])
+    return rng.choice(["received", "acknowledged"])
+
+
+async def fill(ctx, count: int) -> str:
+    async with ctx.sessions() as session:
+        await initialise(session, today())
+    async with ctx.sessions() as session:
+        officer = await create_staff(session, ctx, email="co@bench.test", role="compliance_officer", password=PASSWORD)
+    async with ctx.sessions() as session:  # one real report, whose sealed rows are copied
+        await file_report(session, ctx, parse_report({"category": "other", "summary": "s", "details": "x" * 1500}), [], today())
+    async with ctx.sessions() as session:
+        template = await session.scalar(select(Case))
+        grant = await session.scalar(select(Grant).where(Grant.staff_id == officer.id))
+    rng = random.Random(1)
+    start, batch = time.perf_counter(), 5000
+    for first in range(2, count + 1, batch):
+        cases, grants = [], []
+        for number in range(first, min(first + batch, count + 1)):
+            received = date(2025, 1, 1) + timedelta(days=rng.randint(0, 690))
+            cases.append({
+                "id": number, "reference": f"{received.year}-{number:06d}", "category": rng.choice(list(CATEGORIES)),
+                "routing": "compliance_officer", "status": status_for(received, rng), "received_on": received,
+                "acknowledge_by": received + timedelta(days=7), "feedback_by": received + timedelta(days=97),
+                "public_key": template.public_key, "report_box": template.report_box,
+                "identity_box": template.identity_box, "receipt_lookup": number.to_bytes(32, "big"),
+                "retaliation_flag": rng.random() < 0.02,
+            })
+            grants.append({"case_id": number, "holder": "staff", "staff_id": officer.id, "sealed_key": grant.sealed_key})
+        async with ctx.sessions() as session, session.begin():
+            await session.execute(insert(Case), cases)
+            await session.execute(insert(Grant), grants)
+        print(f"  {min(first + batch - 1, count):,} cases ({time.perf_counter() - start:.0f} s)", flush=True)
+    return template.reference
+
+
+async def login(client: httpx.AsyncClient) -> None:
+    await client.get("/staff/login")
+    token = lambda: client.cookies.get("__Host-csrf") or client.cookies.get("csrf")  # noqa: E731
+    await client.post("/staff/login", data={"email": "co@bench.test", "password": PASSWORD, "csrf_token": token()})
+    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', (await client.get("/staff/enrol")).text).group(1)
+    response = await client.post("/staff/enrol", data={"code": pyotp.TOTP(secret.replace(" ", "")).now(), "csrf_token": token()})
+    assert response.status_code == 303, response.text
+
+
+async def timed(client, path: str, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        response = await client.get(path)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, (path, response.status_code)
+    return times
+
+
+async def main(count: int, database_url: str | None, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        url = database_url or f"sqlite+aiosqlite:///{Path(directory)}/bench.db"
+        # Cheap Argon2id: this measures the list, not logins.
+        settings = Settings(database_url=url, data_dir=Path(directory), argon2=Argon2Params(1, 8192))
+        app = create_app(settings)
+        ctx = app.state.ctx
+        async with ctx.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.drop_all)
+            await connection.run_sync(Base.metadata.create_all)
+        print(f"filling {count:,} cases into {url.split('://')[0]}")
+        reference = await fill(ctx, count)
+        async with ctx.engine.begin() as connection:
+            await connection.exec_driver_sql("ANALYZE")  # fresh statistics, as autovacuum would give
+        transport = httpx.ASGITransport(app=app)
+        async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="https://b") as client:
+            await login(client)
+            pages = {
+                "list, newest first": "/staff/",
+                "list, page 200 (the last)": "/staff/?page=200",
+                "list, overdue only": "/staff/?overdue=1",
+                "list, flagged, by category": "/staff/?flagged=1&category=third_party",
+                "list, sorted by feedback date": "/staff/?sort=feedback_by&status=investigating",
+                "case file": f"/staff/cases/{reference}",
+            }
+            print(f"\n{'page':32} {'p50 ms':>8} {'p95 ms':>8}   ({rounds} requests each, in-process)")
+            for label, path in pages.items():
+                times = sorted(await timed(client, path, rounds))
+                p95 = times[max(0, int(len(times) * 0.95) - 1)]
+                print(f"{label:32} {statistics.median(times) * 1000:8.1f} {p95 * 1000:8.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    asyncio.run(main(args.cases, args.database_url, args.rounds))

@@ -143,7 +143,8 @@ async def file_report(
 
     Routing: a report concerning the Compliance Officer, the CFO or a director
     is granted to the Audit Committee only; any other to the Compliance
-    Officer. The recovery key and the reporter always get a grant.
+    Officer, and, in the accounting categories, to the Audit Committee too.
+    The recovery key and the reporter always get a grant.
     """
     settings = ctx.settings
     check_uploads(uploads, settings)
@@ -158,8 +159,13 @@ async def file_report(
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)
     routing = "audit_committee" if draft.concerns_leadership else "compliance_officer"
 
+    # Accounting complaints reach the Audit Committee too; leadership reports reach only it.
+    reader_roles = {routing}
+    if draft.category in settings.audit_committee_categories:
+        reader_roles.add("audit_committee")
+
     async with session.begin():
-        readers = await session.scalars(select(Staff).where(Staff.role == routing, Staff.active.is_(True)))
+        readers = await session.scalars(select(Staff).where(Staff.role.in_(reader_roles), Staff.active.is_(True)))
         grants = [Grant(holder="staff", staff_id=s.id, sealed_key=keys.grant(case_key, PublicKey(s.public_key))) for s in readers]
         grants.append(Grant(holder="recovery", sealed_key=keys.grant(case_key, installation.recovery_public_key)))
         grants.append(Grant(holder="reporter", sealed_key=keys.grant(case_key, reporter.private_key.public_key)))

@@ -41,8 +41,9 @@ CATEGORIES = {
 ROUTINGS = ("compliance_officer", "audit_committee")
 STATUSES = ("received", "acknowledged", "investigating", "escalated", "concluded", "closed")
 HOLDERS = ("staff", "recovery", "reporter")
-# "note": an internal note of staff, never shown to the reporter.
-SENDERS = ("reporter", "staff", "note")
+# "note": an internal note of staff, never shown to the reporter;
+# "system": a message the system sends the reporter (a post-closure check-in).
+SENDERS = ("reporter", "staff", "note", "system")
 FINDINGS = {
     "substantiated": "Substantiated",
     "partly_substantiated": "Partly substantiated",
@@ -50,6 +51,42 @@ FINDINGS = {
     "insufficient_information": "Insufficient information",
 }
 SESSION_STATES = ("enrolling", "active")
+# Disciplinary actions, from the policy's "Disciplinary action" section.
+DISCIPLINARY_ACTIONS = {
+    "oral_reprimand": "Oral reprimand",
+    "written_reprimand": "Written reprimand",
+    "suspension": "Suspension",
+    "termination_of_employment": "Termination of employment",
+    "termination_of_relationship": "Termination of the business relationship",
+    "training": "Training",
+    "recovery_of_loss": "Recovery of loss",
+    "referral_to_authorities": "Referral to authorities",
+    "no_action": "No action",
+}
+SUBJECT_TYPES = {"employee": "Employee", "officer": "Officer", "director": "Director", "third_party": "Third party"}
+# Forms of retaliation, EU Directive 2019/1937 Art. 19.
+RETALIATION_FORMS = {
+    "suspension_dismissal": "Suspension, lay-off or dismissal",
+    "demotion": "Demotion or withheld promotion",
+    "transfer": "Transfer of duties, change of location",
+    "pay_hours": "Reduction in pay or change in working hours",
+    "training_withheld": "Withholding of training",
+    "negative_appraisal": "Negative appraisal or employment reference",
+    "disciplinary_measure": "Disciplinary measure, reprimand or penalty",
+    "coercion": "Coercion, intimidation, harassment or ostracism",
+    "discrimination": "Discrimination, disadvantage or unfair treatment",
+    "temporary_not_converted": "Failure to convert a temporary contract into a permanent one",
+    "not_renewed": "Failure to renew or early termination of a temporary contract",
+    "harm": "Harm, including to reputation, or financial loss",
+    "blacklisting": "Blacklisting",
+    "supply_contract_terminated": "Early termination or cancellation of a contract for goods or services",
+    "licence_cancelled": "Cancellation of a licence or permit",
+    "medical_referral": "Psychiatric or medical referral",
+}
+FLAG_SOURCES = ("reporter", "hr_match", "check_in")
+FLAG_STATUSES = ("open", "under_review", "resolved")
+FLAG_RESOLUTIONS = {"justified_grounds": "Justified grounds for the action found", "remedy": "Remedy provided"}
+PROTECTED_ROLES = {"reporter": "Confidential reporter", "witness": "Witness", "helper": "Person who helped"}
 
 
 def _in(column: str, values) -> str:
@@ -268,3 +305,89 @@ class AuditHead(Base):
     entry_id: Mapped[int] = mapped_column(Integer)
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class Implicated(Base):
+    """A staff member a case implicates: they lose their grant and cannot get it back
+    unless an Audit Committee member overrides, on the record."""
+
+    __tablename__ = "implicated_staff"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    named_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    named_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (UniqueConstraint("case_id", "staff_id", name="once_per_case"),)
+
+
+class DisciplinaryOutcome(Base):
+    """What was done about one subject of a concluded case."""
+
+    __tablename__ = "disciplinary_outcomes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    subject_box: Mapped[bytes] = mapped_column(LargeBinary)  # the subject's name, sealed
+    subject_role: Mapped[str] = mapped_column(String(100))  # e.g. "regional sales director"
+    subject_type: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40))
+    effective_on: Mapped[date] = mapped_column(Date)
+    decided_by: Mapped[str] = mapped_column(String(100))  # the deciding body or office
+    notes_box: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    __table_args__ = (
+        CheckConstraint(_in("subject_type", SUBJECT_TYPES), name="subject_type"),
+        CheckConstraint(_in("action", DISCIPLINARY_ACTIONS), name="action"),
+        Index("ix_disciplinary_outcomes_effective_on", "effective_on"),
+    )
+
+
+class ProtectedPerson(Base):
+    """Someone a case's reporting protects: found by a keyed hash of their employee id only."""
+
+    __tablename__ = "protected_persons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # HMAC-SHA256 under a key kept in the settings, never in the database.
+    employee_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    name_box: Mapped[bytes] = mapped_column(LargeBinary)
+    role: Mapped[str] = mapped_column(String(16))
+    added_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    added_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (CheckConstraint(_in("role", PROTECTED_ROLES), name="role"),)
+
+
+class RetaliationFlag(Base):
+    """A sign that someone may face retaliation, worked like a small case."""
+
+    __tablename__ = "retaliation_flags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    opened_on: Mapped[date] = mapped_column(Date)
+    respond_by: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # For an HR match: which adverse action, on which date (no employee id is kept).
+    form: Mapped[str | None] = mapped_column(String(32))
+    action_on: Mapped[date | None] = mapped_column(Date)
+    resolution: Mapped[str | None] = mapped_column(String(24))
+    resolution_box: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    resolved_on: Mapped[date | None] = mapped_column(Date)
+    __table_args__ = (
+        CheckConstraint(_in("source", FLAG_SOURCES), name="source"),
+        CheckConstraint(_in("status", FLAG_STATUSES), name="status"),
+        Index("ix_retaliation_flags_status_respond_by", "status", "respond_by"),
+    )
+
+
+class CheckIn(Base):
+    """A post-closure question to the reporter: delivered once, answered at most once."""
+
+    __tablename__ = "check_ins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    days_after_closure: Mapped[int] = mapped_column(Integer)
+    delivered_on: Mapped[date] = mapped_column(Date)
+    answered_on: Mapped[date | None] = mapped_column(Date)
+    retaliation: Mapped[bool | None] = mapped_column(Boolean)
+    __table_args__ = (UniqueConstraint("case_id", "days_after_closure", name="once"),)

@@ -24,6 +24,17 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a yes/no value: {value!r}")
 
 
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _key(value: str) -> bytes:
+    key = bytes.fromhex(value.strip())
+    if len(key) < 32:
+        raise ValueError("SPEAKUP_HR_MATCH_KEY must be at least 32 bytes, in hex (openssl rand -hex 32)")
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///var/speakup.db"
@@ -44,6 +55,19 @@ class Settings:
     # Failed staff logins per minute, all accounts together, before every
     # login is refused for a while (per process; accounts also lock alone).
     login_failures_per_minute: int = 30
+    # Reports in these categories are granted to the Audit Committee as well
+    # as the Compliance Officer (its duty for accounting complaints).
+    audit_committee_categories: tuple[str, ...] = ("books_records", "internal_controls")
+    # Key of the keyed hash under which protected persons' employee ids are
+    # matched against HR records. Never stored in the database. None: the
+    # protected-persons register is off until it is set.
+    hr_match_key: bytes | None = None
+    # Bearer token of the HR adverse-actions API. None: that API is off.
+    hr_api_token: str | None = None
+    # How long after a report an adverse action against a protected person raises a flag.
+    protection_months: int = 24
+    retaliation_response_days: int = 7
+    check_in_days: tuple[int, ...] = (30, 90, 180, 365)
 
     @property
     def max_request_bytes(self) -> int:
@@ -75,6 +99,12 @@ class Settings:
             "feedback_months": int,
             "organisation": str,
             "login_failures_per_minute": int,
+            "audit_committee_categories": _list,
+            "hr_match_key": _key,
+            "hr_api_token": str,
+            "protection_months": int,
+            "retaliation_response_days": int,
+            "check_in_days": lambda v: tuple(int(d) for d in _list(v)),
         }
         for name, convert in converters.items():
             if name in env:

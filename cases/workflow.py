@@ -8,13 +8,14 @@ sealed to the case's public key like everything else.
 from datetime import UTC, datetime
 
 from nacl.public import PublicKey
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crypto import boxes, keys
+from crypto import boxes
 
 from . import audit, deadlines
 from .access import MANAGING_ROLES, granted_case, require_role
+from .grants import grant_to, revoke
 from .auth import Identity
 from .context import Context
 from .errors import InvalidInput, SpeakupError
@@ -127,20 +128,6 @@ async def conclude(
         await _status(session, identity, case, "concluded", now)
 
 
-async def _grant(session: AsyncSession, identity: Identity, case: Case, case_key, staff: Staff, now: datetime) -> None:
-    if case.routing == "audit_committee" and staff.role == "compliance_officer":
-        raise InvalidInput(fields={"assignee": "This report concerns leadership: it cannot go to the Compliance Officer."})
-    exists = await session.scalar(select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == staff.id))
-    if exists is None:
-        session.add(Grant(case_id=case.id, holder="staff", staff_id=staff.id, sealed_key=keys.grant(case_key, PublicKey(staff.public_key))))
-        await audit.record(session, "grant.added", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff.id}", at=now)
-
-
-async def _revoke(session: AsyncSession, identity: Identity, case: Case, staff_id: int, now: datetime) -> None:
-    await session.execute(delete(Grant).where(Grant.case_id == case.id, Grant.staff_id == staff_id))
-    await audit.record(session, "grant.revoked", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff_id}", at=now)
-
-
 async def assign(session: AsyncSession, identity: Identity, reference: str, assignee_id: int, now: datetime) -> None:
     """Give the case to a staff member (sealing the case key to them); a replaced investigator loses it. Commits."""
     async with session.begin():
@@ -148,10 +135,10 @@ async def assign(session: AsyncSession, identity: Identity, reference: str, assi
         staff = await session.get(Staff, assignee_id)
         if staff is None or not staff.active or staff.role not in ASSIGNABLE_ROLES:
             raise InvalidInput(fields={"assignee": "Choose an active investigator or case handler."})
-        await _grant(session, identity, case, case_key, staff, now)
+        await grant_to(session, identity, case, case_key, staff, now)
         previous = await session.get(Staff, case.assignee_id) if case.assignee_id else None
         if previous is not None and previous.id != staff.id and previous.role == "investigator":
-            await _revoke(session, identity, case, previous.id, now)
+            await revoke(session, identity, case, previous.id, now)
         case.assignee_id = staff.id
         await audit.record(session, "case.assigned", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff.id}", at=now)
 
@@ -167,7 +154,7 @@ async def recuse(session: AsyncSession, identity: Identity, reference: str, now:
             raise InvalidInput(fields={"recuse": "You are the only one holding this case: assign it to someone else first."})
         if case.assignee_id == identity.staff.id:
             case.assignee_id = None
-        await _revoke(session, identity, case, identity.staff.id, now)
+        await revoke(session, identity, case, identity.staff.id, now)
         await audit.record(session, "case.recused", actor_id=identity.staff.id, case_id=case.id, at=now)
 
 
@@ -199,11 +186,12 @@ async def hand_over(
             except SpeakupError:
                 skipped.append(reference)
                 continue
-            if case.routing == "audit_committee" and successor.role == "compliance_officer":
+            try:
+                await grant_to(session, identity, case, case_key, successor, now)
+            except SpeakupError:  # routing or a conflict of interest forbids it
                 skipped.append(reference)
                 continue
-            await _grant(session, identity, case, case_key, successor, now)
-            await _revoke(session, identity, case, leaver_id, now)
+            await revoke(session, identity, case, leaver_id, now)
             if case.assignee_id in (None, leaver_id):
                 case.assignee_id = successor.id
             await audit.record(session, "case.handed_over", actor_id=identity.staff.id, case_id=case.id,

@@ -4,7 +4,6 @@ A case the staff member holds no grant for answers 404 (its existence is not
 confirmed); a role that may not take a step answers 403; neither shows content.
 """
 
-import re
 
 import pytest
 from sqlalchemy import select

@@ -7,7 +7,7 @@ from sqlalchemy import select, text, update
 
 from cases import audit
 from cases.models import AuditEntry, Case, Grant
-from tests.conftest import Reporter, count_rows, identity_of
+from tests.conftest import Reporter
 
 
 async def only_reference(installed) -> str:

@@ -1,0 +1,142 @@
+"""The discipline register: outcomes per subject of a concluded case, and the Committee's view of them.
+
+Subject names and notes are sealed to the case; the subject's role and type,
+the action, its date and the deciding body stay plain, so the register can
+show whether like findings met like discipline without opening any case.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from nacl.public import PublicKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import boxes
+
+from . import audit
+from .access import MANAGING_ROLES, granted_case, require_role
+from .auth import Identity
+from .errors import InvalidInput
+from .models import CATEGORIES, DISCIPLINARY_ACTIONS, FINDINGS, SUBJECT_TYPES, Case, DisciplinaryOutcome, Finding
+from .workflow import WrongStatus
+
+COMMITTEE = frozenset({"audit_committee"})
+
+
+def _parse_date(value: str, field: str, errors: dict) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        errors[field] = "Give a date as YYYY-MM-DD."
+        return None
+
+
+async def record_outcome(
+    session: AsyncSession,
+    identity: Identity,
+    reference: str,
+    *,
+    subject: str,
+    subject_role: str,
+    subject_type: str,
+    action: str,
+    effective_on: str,
+    decided_by: str,
+    notes: str,
+    now: datetime,
+) -> None:
+    """Add one subject's disciplinary outcome to a concluded (or closed) case. Commits."""
+    errors: dict[str, str] = {}
+    subject, subject_role, decided_by = subject.strip(), subject_role.strip(), decided_by.strip()
+    if not subject:
+        errors["subject"] = "Name the subject (kept sealed)."
+    if not subject_role or len(subject_role) > 100:
+        errors["subject_role"] = "Give the subject's role or position (up to 100 characters)."
+    if subject_type not in SUBJECT_TYPES:
+        errors["subject_type"] = "Choose employee, officer, director or third party."
+    if action not in DISCIPLINARY_ACTIONS:
+        errors["action"] = "Choose an action from the policy's list."
+    if not decided_by or len(decided_by) > 100:
+        errors["decided_by"] = "Say who decided (the body or office, up to 100 characters)."
+    effective = _parse_date(effective_on, "effective_on", errors)
+    if errors:
+        raise InvalidInput(fields=errors)
+    async with session.begin():
+        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
+        if case.status not in {"concluded", "closed"}:
+            raise WrongStatus("Discipline is recorded once the investigation is concluded.")
+        public = PublicKey(case.public_key)
+        session.add(
+            DisciplinaryOutcome(
+                case_id=case.id, subject_box=boxes.seal(public, subject.encode()), subject_role=subject_role,
+                subject_type=subject_type, action=action, effective_on=effective, decided_by=decided_by,
+                notes_box=boxes.seal(public, notes.strip().encode()), recorded_by=identity.staff.id,
+            )
+        )
+        await audit.record(session, "discipline.recorded", actor_id=identity.staff.id, case_id=case.id, detail=action, at=now)
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    reference: str
+    category: str
+    finding: str
+    subject_type: str
+    subject_role: str
+    action: str
+    effective_on: date
+    decided_by: str
+
+
+async def register(session: AsyncSession, identity: Identity, start: date, end: date) -> list[RegisterRow]:
+    """Every outcome with an effective date in [start, end], for the Audit Committee; no sealed field is read."""
+    require_role(identity, COMMITTEE)
+    rows = await session.execute(
+        select(Case.reference, Case.category, Finding.outcome, DisciplinaryOutcome)
+        .join(Case, Case.id == DisciplinaryOutcome.case_id)
+        .outerjoin(Finding, Finding.case_id == Case.id)
+        .where(DisciplinaryOutcome.effective_on.between(start, end))
+        .order_by(Case.category, DisciplinaryOutcome.action, DisciplinaryOutcome.subject_type, DisciplinaryOutcome.effective_on, Case.reference)
+    )
+    return [
+        RegisterRow(reference, category, finding or "", o.subject_type, o.subject_role, o.action, o.effective_on, o.decided_by)
+        for reference, category, finding, o in rows.all()
+    ]
+
+
+def summary(rows: list[RegisterRow]) -> list[tuple[str, str, str, int]]:
+    """(category, finding, action, count): like findings side by side, to see whether discipline was alike."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        key = (row.category, row.finding, row.action)
+        counts[key] = counts.get(key, 0) + 1
+    return [(*key, n) for key, n in sorted(counts.items())]
+
+
+CSV_HEADER = ["reference", "category", "finding", "subject_type", "subject_role", "action", "effective_on", "decided_by"]
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+async def export_csv(session: AsyncSession, identity: Identity, start: date, end: date, now: datetime) -> str:
+    """The register as CSV (labels, not codes, where people read them); the export is audited. Commits."""
+    async with session.begin():
+        rows = await register(session, identity, start, end)
+        await audit.record(
+            session, "export", actor_id=identity.staff.id, detail=f"discipline register {start}..{end}, {len(rows)} rows", at=now
+        )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for row in rows:
+        writer.writerow([
+            row.reference, CATEGORIES[row.category], FINDINGS.get(row.finding, ""), SUBJECT_TYPES[row.subject_type],
+            _cell(row.subject_role), DISCIPLINARY_ACTIONS[row.action], row.effective_on.isoformat(), _cell(row.decided_by),
+        ])
+    return out.getvalue()

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cases.context import Context
 from cases.errors import NotLoggedIn, SpeakupError, TooLarge, Unavailable
 from cases.settings import Settings
+from cases.staff_site.routes import api_routes as staff_api_routes
 from cases.staff_site.routes import routes as staff_routes
 from cases.web import render
 from intake.routes import routes as intake_routes
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *intake_routes,
+            *staff_api_routes,
             Mount("/staff", routes=staff_routes),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],

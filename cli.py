@@ -12,9 +12,10 @@ from alembic.config import Config
 
 from cases import audit
 from cases.context import Context, today
-from cases.errors import InvalidInput, NotInitialised
+from cases.errors import SpeakupError
 from cases.installation import AlreadyInitialised, initialise, write_recovery_key
 from cases.recovery import recover_staff
+from cases.retaliation import deliver_check_ins, import_adverse_actions, parse_adverse_actions, read_csv
 from cases.settings import ROLES, Settings
 from cases.staff import create_staff
 from crypto.keys import import_recovery_key
@@ -125,6 +126,37 @@ def cmd_recover(settings: Settings, args: argparse.Namespace) -> None:
     print(f"{args.email}: new password set, {renewed} case grant(s) renewed; a new second factor is set up at next login.")
 
 
+def cmd_hr_import(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise SystemExit(f"cannot read {args.file}: {error}") from None
+    actions = parse_adverse_actions(read_csv(text))
+
+    async def run() -> int:
+        ctx = Context(settings)
+        try:
+            async with ctx.sessions() as session:
+                return await import_adverse_actions(session, ctx, actions, today())
+        finally:
+            await ctx.close()
+
+    # The count of rows only: whether any matched is for the Compliance Officer and the Committee to see.
+    print(f"{asyncio.run(run())} adverse action(s) checked against protected persons.")
+
+
+def cmd_check_ins(settings: Settings, args: argparse.Namespace) -> None:
+    async def run() -> int:
+        ctx = Context(settings)
+        try:
+            async with ctx.sessions() as session:
+                return await deliver_check_ins(session, ctx, today())
+        finally:
+            await ctx.close()
+
+    print(f"{asyncio.run(run())} post-closure check-in(s) delivered.")
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -194,6 +226,15 @@ def main(argv: list[str] | None = None) -> None:
         handler=cmd_audit_verify
     )
 
+    hr = commands.add_parser("hr", help="HR adverse actions").add_subparsers(dest="action", required=True)
+    hr_import = hr.add_parser("import", help="check a CSV of employee_id,action,date against protected persons")
+    hr_import.add_argument("file", type=Path)
+    hr_import.set_defaults(handler=cmd_hr_import)
+
+    commands.add_parser("check-ins", help="deliver due post-closure check-ins (run daily)").set_defaults(
+        handler=cmd_check_ins
+    )
+
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
         handler=lambda settings, args: migrate(settings)
     )
@@ -217,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"speakup: bad setting: {error}") from None
     try:
         args.handler(settings, args)
-    except (InvalidInput, AlreadyInitialised, NotInitialised) as error:
+    except (SpeakupError, AlreadyInitialised) as error:
         details = "; ".join(f"{k}: {v}" for k, v in getattr(error, "fields", {}).items())
         raise SystemExit(f"speakup: {error}{' (' + details + ')' if details else ''}") from None
 

@@ -1,6 +1,6 @@
 """A case opened by staff: decrypted in the request, with every opening audited."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -12,7 +12,18 @@ from . import audit
 from .access import NoSuchCase, granted_case
 from .auth import Identity
 from .errors import InvalidInput
-from .models import Attachment, Case, Finding, Grant, Message, Staff
+from .models import (
+    Attachment,
+    Case,
+    DisciplinaryOutcome,
+    Finding,
+    Grant,
+    Implicated,
+    Message,
+    ProtectedPerson,
+    RetaliationFlag,
+    Staff,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,37 @@ class FindingView:
 
 
 @dataclass(frozen=True)
+class OutcomeView:
+    subject: str
+    subject_role: str
+    subject_type: str
+    action: str
+    effective_on: date
+    decided_by: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class ProtectedView:
+    name: str
+    role: str
+    added_on: date
+
+
+@dataclass(frozen=True)
+class FlagView:
+    id: int
+    source: str
+    status: str
+    opened_on: date
+    respond_by: date
+    form: str | None
+    action_on: date | None
+    resolution: str | None
+    record: str
+
+
+@dataclass(frozen=True)
 class CaseFile:
     case: Case
     report: dict
@@ -55,6 +97,10 @@ class CaseFile:
     thread: list[Entry]
     readers: list[Reader]
     finding: FindingView | None
+    outcomes: list[OutcomeView] = field(default_factory=list)
+    protected: list[ProtectedView] = field(default_factory=list)
+    flags: list[FlagView] = field(default_factory=list)
+    implicated: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"CaseFile({self.case.reference})"
@@ -80,6 +126,14 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
             )
         ).all()
         finding = await session.scalar(select(Finding).where(Finding.case_id == case.id))
+        outcomes = (await session.scalars(
+            select(DisciplinaryOutcome).where(DisciplinaryOutcome.case_id == case.id).order_by(DisciplinaryOutcome.id))).all()
+        protected = (await session.scalars(
+            select(ProtectedPerson).where(ProtectedPerson.case_id == case.id).order_by(ProtectedPerson.id))).all()
+        flags = (await session.scalars(
+            select(RetaliationFlag).where(RetaliationFlag.case_id == case.id).order_by(RetaliationFlag.id))).all()
+        implicated = (await session.scalars(
+            select(Staff.email).join(Implicated, Implicated.staff_id == Staff.id).where(Implicated.case_id == case.id))).all()
         await audit.record(session, "case.viewed", actor_id=identity.staff.id, case_id=case.id, at=now)
 
     by_message: dict[int | None, list[FileInfo]] = {}
@@ -112,7 +166,23 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         thread=thread,
         readers=[Reader(email, role) for email, role in readers],
         finding=finding_view,
+        outcomes=[
+            OutcomeView(_text(case_key, o.subject_box), o.subject_role, o.subject_type, o.action, o.effective_on,
+                        o.decided_by, _text(case_key, o.notes_box))
+            for o in outcomes
+        ],
+        protected=[ProtectedView(_text(case_key, p.name_box), p.role, p.added_on) for p in protected],
+        flags=[
+            FlagView(f.id, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution,
+                     _text(case_key, f.resolution_box) if f.resolution_box else "")
+            for f in flags
+        ],
+        implicated=list(implicated),
     )
+
+
+def _text(case_key, box: bytes) -> str:
+    return boxes.unseal(case_key, box).decode()
 
 
 async def reveal_identity(session: AsyncSession, identity: Identity, reference: str, reason: str, now: datetime) -> dict:

@@ -55,6 +55,7 @@ class Filters:
     assignee: int | None = None  # a staff id; 0 for "unassigned"
     overdue: bool = False
     flagged: bool = False
+    committee: bool = False  # the Audit Committee's queue: escalated or routed to it
     sort: str = "received"
     page: int = 1
     page_size: int = PAGE_SIZE
@@ -113,6 +114,8 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
         query = query.where(_overdue(today))
     if filters.flagged:
         query = query.where(Case.retaliation_flag.is_(True))
+    if filters.committee:
+        query = query.where(or_(Case.status == "escalated", Case.routing == "audit_committee"))
 
     total = await session.scalar(
         select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_LIMIT + 1).subquery())

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from nacl.public import PublicKey
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -22,7 +22,8 @@ from . import audit
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput, InvalidReceipt, UnknownReceipt
-from .models import Case, Grant, Message
+from .models import Case, CheckIn, Grant, Message
+from .retaliation import open_flag
 
 MAX_MESSAGE = 20_000
 
@@ -54,6 +55,12 @@ class ThreadMessage:
 
 
 @dataclass(frozen=True)
+class PendingCheckIn:
+    id: int
+    days_after_closure: int
+
+
+@dataclass(frozen=True)
 class Mailbox:
     status: str
     received_on: date
@@ -63,6 +70,7 @@ class Mailbox:
     report: dict[str, Any]
     attachments: list[AttachmentInfo]
     messages: list[ThreadMessage]
+    check_ins: list[PendingCheckIn] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Mailbox(status={self.status!r})"
@@ -96,6 +104,9 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
                 selectinload(Case.attachments),
             )
         )
+        pending = [] if case is None else (await session.scalars(
+            select(CheckIn).where(CheckIn.case_id == case.id, CheckIn.answered_on.is_(None)).order_by(CheckIn.days_after_closure)
+        )).all()
     if case is None:
         raise UnknownReceipt()
     case_key = keys.open_grant(case.grants[0].sealed_key, reporter.private_key)
@@ -118,6 +129,8 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
         report=boxes.unseal_json(case_key, case.report_box),
         attachments=_attachment_info(case_key, [a for a in case.attachments if a.message_id is None]),
         messages=messages,
+        # Several check-ins can be due at once; one answer covers them.
+        check_ins=[PendingCheckIn(pending[-1].id, pending[-1].days_after_closure)] if pending else [],
     )
 
 
@@ -173,8 +186,29 @@ async def send_reporter_message(
             )
         )
         if retaliation:
-            await session.execute(update(Case).where(Case.id == case_id).values(retaliation_flag=True))
+            await open_flag(session, ctx.settings, case_id, "reporter", today)
         await audit.record(
             session, "reporter.retaliation" if retaliation else "reporter.message", case_id=case_id,
             at=audit.reporter_time(today),
         )
+
+
+async def answer_check_in(
+    session: AsyncSession, ctx: Context, receipt: str, check_in_id: int, retaliation: bool, today: date
+) -> None:
+    """The reporter's answer to a post-closure check-in; "yes" opens a retaliation flag. Commits."""
+    reporter = await _derive(ctx, receipt)
+    async with session.begin():
+        case_id = await session.scalar(select(Case.id).where(Case.receipt_lookup == reporter.lookup_id))
+        if case_id is None:
+            raise UnknownReceipt()
+        pending = (await session.scalars(
+            select(CheckIn).where(CheckIn.case_id == case_id, CheckIn.answered_on.is_(None))
+        )).all()
+        if check_in_id not in {c.id for c in pending}:
+            raise InvalidInput(fields={"check_in": "This question has been answered already."})
+        for check_in in pending:
+            check_in.answered_on, check_in.retaliation = today, retaliation
+        await audit.record(session, "check_in.answered", case_id=case_id, at=audit.reporter_time(today))
+        if retaliation:
+            await open_flag(session, ctx.settings, case_id, "check_in", today)

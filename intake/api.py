@@ -14,6 +14,7 @@ from cases.context import today
 from cases.errors import InvalidInput
 from cases.intake import file_report, parse_report
 from cases.mailbox import AttachmentInfo, Mailbox, read_mailbox, send_reporter_message
+from cases.mailbox import answer_check_in as mailbox_answer_check_in
 
 from .bodies import json_uploads, read_json
 from .openapi import SPEC
@@ -45,6 +46,7 @@ def _mailbox_json(mailbox: Mailbox) -> dict:
         "feedback_by": mailbox.feedback_by.isoformat(),
         "report": mailbox.report,
         "attachments": _files(mailbox.attachments),
+        "check_ins": [{"id": c.id, "days_after_closure": c.days_after_closure} for c in mailbox.check_ins],
         "messages": [
             {
                 "from": m.sender,
@@ -94,3 +96,15 @@ async def create_message(request: Request) -> Response:
 
 async def openapi(request: Request) -> Response:
     return JSONResponse(SPEC)
+
+
+async def answer_check_in(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    data = await read_json(request)
+    _only(data, {"receipt", "check_in", "retaliation"})
+    check_in, retaliation = data.get("check_in"), data.get("retaliation")
+    if not isinstance(check_in, int) or isinstance(check_in, bool) or not isinstance(retaliation, bool):
+        raise InvalidInput(fields={"check_in": "Give the check-in id and retaliation true or false."})
+    async with ctx.sessions() as session:
+        await mailbox_answer_check_in(session, ctx, _receipt(data), check_in, retaliation, today())
+    return JSONResponse({"answered": True}, status_code=201)

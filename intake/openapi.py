@@ -2,7 +2,7 @@
 
 from cases.intake import FOREIGN_OFFICIAL, IDENTITY_FIELDS, TEXT_FIELDS
 from cases.mailbox import MAX_MESSAGE, REPORTER_STATUS
-from cases.models import CATEGORIES
+from cases.models import CATEGORIES, RETALIATION_FORMS
 
 _ERROR_CODES = [
     "invalid_input",
@@ -17,6 +17,8 @@ _ERROR_CODES = [
     "not_initialised",
     "unavailable",
     "internal_error",
+    "unauthorized",
+    "not_configured",
 ]
 
 
@@ -122,8 +124,40 @@ SPEC = {
                 },
             }
         },
+        "/api/v1/follow-up/check-ins": {
+            "post": {
+                "operationId": "answerCheckIn",
+                "summary": "Answer a post-closure check-in: has the reporter faced retaliation? Yes opens a flag.",
+                "requestBody": _body("CheckInAnswer"),
+                "responses": {
+                    "201": {
+                        "description": "Recorded.",
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {"answered": {"type": "boolean"}}}}},
+                    },
+                    "404": _error("No report has this receipt (`unknown_receipt`)."),
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/hr/adverse-actions": {
+            "post": {
+                "operationId": "importAdverseActions",
+                "summary": "HR: submit adverse actions (Bearer token). The answer never says whether anything matched.",
+                "security": [{"hrToken": []}],
+                "requestBody": _body("AdverseActions"),
+                "responses": {
+                    "200": {
+                        "description": "Checked.",
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {"checked": {"type": "integer"}}}}},
+                    },
+                    "401": _error("Missing or wrong token (`unauthorized`)."),
+                    **_COMMON_ERRORS,
+                },
+            }
+        },
     },
     "components": {
+        "securitySchemes": {"hrToken": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "Error": {
                 "type": "object",
@@ -168,6 +202,31 @@ SPEC = {
                     "attachments": _ATTACHMENTS,
                 },
             },
+            "CheckInAnswer": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["receipt", "check_in", "retaliation"],
+                "properties": {"receipt": {"type": "string"}, "check_in": {"type": "integer"}, "retaliation": {"type": "boolean"}},
+            },
+            "AdverseActions": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["actions"],
+                "properties": {
+                    "actions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["employee_id", "action", "date"],
+                            "properties": {
+                                "employee_id": {"type": "string"},
+                                "action": {"type": "string", "enum": list(RETALIATION_FORMS)},
+                                "date": {"type": "string", "format": "date"},
+                            },
+                        },
+                    }
+                },
+            },
             "ReceiptOnly": {
                 "type": "object",
                 "additionalProperties": False,
@@ -196,12 +255,17 @@ SPEC = {
                     "feedback_by": _DATE,
                     "report": {"type": "object", "description": "The reporter's own fields (never their identity)."},
                     "attachments": {"type": "array", "items": _FILE_INFO},
+                    "check_ins": {
+                        "type": "array",
+                        "description": "Post-closure questions awaiting an answer (see /api/v1/follow-up/check-ins).",
+                        "items": {"type": "object", "properties": {"id": {"type": "integer"}, "days_after_closure": {"type": "integer"}}},
+                    },
                     "messages": {
                         "type": "array",
                         "items": {
                             "type": "object",
                             "properties": {
-                                "from": {"type": "string", "enum": ["reporter", "staff"]},
+                                "from": {"type": "string", "enum": ["reporter", "staff", "system"]},
                                 "body": {"type": "string"},
                                 "sent_on": _DATE,
                                 "retaliation": {"type": "boolean"},

@@ -12,6 +12,7 @@ from cases.content import describe_size
 from cases.context import today
 from cases.errors import CsrfFailed, InvalidInput, InvalidReceipt, SpeakupError, TooLarge, UnknownReceipt
 from cases.intake import TEXT_FIELDS, file_report, parse_report
+from cases.mailbox import answer_check_in as mailbox_answer_check_in
 from cases.mailbox import read_mailbox, send_reporter_message
 from cases.models import CATEGORIES
 from cases.web import CSRF_FIELD, check_cross_site, check_csrf, render
@@ -157,3 +158,23 @@ async def send_message(request: Request) -> Response:
     except (InvalidInput, TooLarge, CsrfFailed) as error:
         return await _mailbox_page(request, receipt, values=form.fields, error=error)
     return await _mailbox_page(request, receipt, notice="Your message was sent.")
+
+
+async def answer_check_in(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    check_cross_site(request)
+    form = await read_form(request, ctx.settings)
+    receipt = form.get("receipt")
+    try:
+        check_csrf(request, form.get(CSRF_FIELD))
+        if not form.get("check_in").isdigit() or form.get("answer") not in {"yes", "no"}:
+            raise InvalidInput("Choose yes or no.")
+        async with ctx.sessions() as session:
+            await mailbox_answer_check_in(
+                session, ctx, receipt, int(form.get("check_in")), form.get("answer") == "yes", today()
+            )
+    except (InvalidReceipt, UnknownReceipt) as error:
+        return _login_page(request, receipt, error)
+    except (InvalidInput, CsrfFailed) as error:
+        return await _mailbox_page(request, receipt, error=error)
+    return await _mailbox_page(request, receipt, notice="Thank you for answering.")

@@ -80,6 +80,8 @@ def settings(database_url, tmp_path) -> Settings:
         argon2=CHEAP_ARGON2,
         max_attachments=3,
         max_attachment_bytes=64 * 1024,
+        hr_match_key=bytes(range(32)),
+        hr_api_token="test-hr-token-0f9e",
     )
 
 

@@ -26,14 +26,21 @@ CASE_ROUTES = {
     "assign": ("POST", "/staff/cases/{ref}/assign", {"assignee": "{investigator}"}),
     "investigate": ("POST", "/staff/cases/{ref}/investigate", {}),
     "recuse": ("POST", "/staff/cases/{ref}/recuse", {}),
+    "escalate": ("POST", "/staff/cases/{ref}/escalate", {"reason": "needs the committee"}),
+    "take-over": ("POST", "/staff/cases/{ref}/take-over", {"assignee": "{investigator}"}),
+    "protect": ("POST", "/staff/cases/{ref}/protect", {"employee_id": "E-1", "name": "W", "role": "witness"}),
 }
 ALL_CASE_ROLES = {"view": OK, "download": OK, "reveal": OK, "reply": SEE_OTHER, "note": SEE_OTHER, "recuse": SEE_OTHER}
-MANAGING = {"acknowledge": SEE_OTHER, "assign": SEE_OTHER, "investigate": 409}  # investigate: not yet acknowledged
+MANAGING = {"acknowledge": SEE_OTHER, "assign": SEE_OTHER, "investigate": 409,  # investigate: not yet acknowledged
+            "protect": SEE_OTHER}
+OFFICER_ONLY = {"escalate": SEE_OTHER}
+COMMITTEE_ONLY = {"take-over": SEE_OTHER}
+NONE = {k: 403 for k in {**MANAGING, **OFFICER_ONLY, **COMMITTEE_ONLY}}
 
 EXPECTED_WITH_GRANT = {
-    "compliance_officer": {**ALL_CASE_ROLES, **MANAGING},
-    "audit_committee": {**ALL_CASE_ROLES, **MANAGING},
-    "investigator": {**ALL_CASE_ROLES, **{k: 403 for k in MANAGING}},
+    "compliance_officer": {**ALL_CASE_ROLES, **NONE, **MANAGING, **OFFICER_ONLY},
+    "audit_committee": {**ALL_CASE_ROLES, **NONE, **MANAGING, **COMMITTEE_ONLY},
+    "investigator": {**ALL_CASE_ROLES, **NONE},
     "admin": {k: 403 for k in CASE_ROUTES},
 }
 
@@ -106,6 +113,9 @@ SITE_ROUTES = {
     ("GET", "/staff/admin"): {"compliance_officer": 403, "audit_committee": 403, "investigator": 403, "admin": OK},
     ("GET", "/staff/audit"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": OK},
     ("GET", "/staff/password"): {"compliance_officer": OK, "audit_committee": OK, "investigator": OK, "admin": OK},
+    ("GET", "/staff/flags"): {"compliance_officer": OK, "audit_committee": OK, "investigator": OK, "admin": 403},
+    ("GET", "/staff/register"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
+    ("GET", "/staff/register.csv"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
 }
 
 
@@ -136,6 +146,7 @@ STAFF_ROUTES = [
     ("POST", "/staff/cases/{ref}/reveal"), ("POST", "/staff/cases/{ref}/acknowledge"), ("GET", "/staff/team"),
     ("POST", "/staff/team"), ("GET", "/staff/admin"), ("POST", "/staff/admin"), ("POST", "/staff/admin/staff/1"),
     ("GET", "/staff/audit"), ("GET", "/staff/password"), ("POST", "/staff/password"),
+    ("GET", "/staff/flags"), ("POST", "/staff/flags/1"), ("GET", "/staff/register"), ("GET", "/staff/register.csv"),
 ]
 
 

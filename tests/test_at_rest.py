@@ -31,10 +31,17 @@ PLAIN_COLUMNS = {
     "findings": {"id", "case_id", "outcome", "decided_by", "decided_on"},
     "audit_log": {"id", "at", "actor_id", "action", "case_id", "detail", "entry_hash"},
     "audit_head": {"id", "entry_id", "entry_hash"},
+    "implicated_staff": {"id", "case_id", "staff_id", "named_by", "named_on"},
+    "disciplinary_outcomes": {"id", "case_id", "subject_role", "subject_type", "action", "effective_on", "decided_by",
+                              "recorded_by"},
+    "protected_persons": {"id", "case_id", "employee_hash", "role", "added_by", "added_on"},
+    "retaliation_flags": {"id", "case_id", "source", "opened_on", "respond_by", "status", "form", "action_on",
+                          "resolution", "resolved_by", "resolved_on"},
+    "check_ins": {"id", "case_id", "days_after_closure", "delivered_on", "answered_on", "retaliation"},
 }
 # Sealed to a case key, or (totp_box, sealed_keys) wrapped under a password- or cookie-held key.
 SEALED_COLUMNS = {"report_box", "identity_box", "body_box", "meta_box", "blob", "narrative_box", "root_cause_box",
-                  "totp_box", "sealed_keys"}
+                  "totp_box", "sealed_keys", "subject_box", "notes_box", "name_box", "resolution_box"}
 
 
 def test_only_listed_metadata_is_plain():

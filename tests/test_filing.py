@@ -1,6 +1,7 @@
 """Filing in cases/: routing, grants, references, deadlines."""
 
 import asyncio
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -12,7 +13,7 @@ from cases.staff import create_staff, unlock
 from crypto import CryptoError, boxes, keys
 from tests.conftest import STAFF_PASSWORD
 
-REPORT = {"category": "books_records", "summary": "Fake invoices", "details": "Invoices with no work behind them."}
+REPORT = {"category": "third_party", "summary": "Fake invoices", "details": "Invoices with no work behind them."}
 
 
 async def file(installed, today=date(2026, 11, 23), **changes) -> str:
@@ -50,6 +51,23 @@ async def test_ordinary_report_is_granted_to_the_compliance_officer(installed):
     assert (await read_as(installed, installed.compliance_officer, case, case_grants))["summary"] == "Fake invoices"
 
 
+@pytest.mark.parametrize("category", ["books_records", "internal_controls"])
+async def test_accounting_reports_reach_the_audit_committee_too(installed, category):
+    await file(installed, category=category)
+    case, case_grants = await latest_case(installed.ctx)
+    assert case.routing == "compliance_officer"
+    assert holders(case_grants, installed) == {"compliance_officer", "audit_committee", "recovery", "reporter"}
+    assert (await read_as(installed, installed.audit_committee, case, case_grants))["category"] == category
+
+
+async def test_the_accounting_rule_is_a_setting(installed):
+    # As with SPEAKUP_AUDIT_COMMITTEE_CATEGORIES="" in the environment.
+    installed.ctx.settings = replace(installed.ctx.settings, audit_committee_categories=())
+    await file(installed, category="books_records")
+    _, case_grants = await latest_case(installed.ctx)
+    assert "audit_committee" not in holders(case_grants, installed)
+
+
 async def test_leadership_report_never_reaches_the_compliance_officer(installed):
     await file(installed, concerns_leadership=True)
     case, case_grants = await latest_case(installed.ctx)
@@ -71,7 +89,7 @@ async def test_recovery_key_opens_every_case(installed):
     assert len(rows) == 2
     for case, grant in rows:
         case_key = keys.open_grant(grant.sealed_key, installed.recovery_key)
-        assert boxes.unseal_json(case_key, case.report_box)["category"] == "books_records"
+        assert boxes.unseal_json(case_key, case.report_box)["category"] == "third_party"
 
 
 async def test_disabled_staff_get_no_grant(installed):

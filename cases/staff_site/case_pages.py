@@ -6,12 +6,24 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import workflow
+from .. import discipline, escalation, retaliation, workflow
 from ..access import CASE_ROLES
 from ..caselist import COUNT_LIMIT, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Filters, list_cases
 from ..casefile import download, open_case, reveal_identity
 from ..errors import InvalidInput
-from ..models import CATEGORIES, FINDINGS, STATUSES, Staff
+from ..models import (
+    CATEGORIES,
+    DISCIPLINARY_ACTIONS,
+    FINDINGS,
+    FLAG_RESOLUTIONS,
+    PROTECTED_ROLES,
+    RETALIATION_FORMS,
+    STATUSES,
+    SUBJECT_TYPES,
+    Case,
+    Grant,
+    Staff,
+)
 from ..web import render
 from .guard import staff_page
 from .session import now
@@ -26,6 +38,7 @@ def _filters(request: Request) -> Filters:
         assignee=int(assignee) if assignee.isdigit() else None,
         overdue=query.get("overdue") == "1",
         flagged=query.get("flagged") == "1",
+        committee=query.get("queue") == "committee",
         sort=query.get("sort", "received") if query.get("sort") in SORTS else "received",
         page=int(query["page"]) if query.get("page", "").isdigit() else 1,
         page_size=int(query["per_page"]) if query.get("per_page", "").isdigit() else PAGE_SIZE,
@@ -81,6 +94,11 @@ async def _case_page(request: Request, me, *, identity=None, problem=None, error
             "case": casefile.case,
             "categories": CATEGORIES,
             "findings": FINDINGS,
+            "actions": DISCIPLINARY_ACTIONS,
+            "subject_types": SUBJECT_TYPES,
+            "protected_roles": PROTECTED_ROLES,
+            "forms": RETALIATION_FORMS,
+            "resolutions": FLAG_RESOLUTIONS,
             "staff": await _assignable(request),
             "revealed": identity,
             "problem": problem,
@@ -134,6 +152,45 @@ async def _conclude(session, ctx, me, reference, form):
     )
 
 
+def _staff_id(form, field: str = "staff") -> int:
+    value = str(form.get(field, ""))
+    if not value.isdigit():
+        raise InvalidInput(fields={field: "Choose someone."})
+    return int(value)
+
+
+async def _escalate(session, ctx, me, reference, form):
+    await escalation.escalate(session, me, reference, str(form.get("reason", "")), ctx.now())
+
+
+async def _return(session, ctx, me, reference, form):
+    await escalation.return_to_officer(session, me, reference, str(form.get("instructions", "")), ctx.now())
+
+
+async def _take_over(session, ctx, me, reference, form):
+    await escalation.take_over(session, me, reference, _staff_id(form, "assignee"), ctx.now())
+
+
+async def _implicate(session, ctx, me, reference, form):
+    await escalation.implicate(session, me, reference, _staff_id(form), ctx.now())
+
+
+async def _override(session, ctx, me, reference, form):
+    await escalation.override_grant(session, me, reference, _staff_id(form), str(form.get("reason", "")), ctx.now())
+
+
+async def _discipline(session, ctx, me, reference, form):
+    fields = ("subject", "subject_role", "subject_type", "action", "effective_on", "decided_by", "notes")
+    await discipline.record_outcome(session, me, reference, **{f: str(form.get(f, "")) for f in fields}, now=ctx.now())
+
+
+async def _protect(session, ctx, me, reference, form):
+    await retaliation.add_protected_person(
+        session, ctx, me, reference, str(form.get("employee_id", "")), str(form.get("name", "")),
+        str(form.get("role", "")), ctx.now(),
+    )
+
+
 ACTIONS = {
     "acknowledge": _acknowledge,
     "reply": _reply,
@@ -143,6 +200,13 @@ ACTIONS = {
     "investigate": _investigate,
     "conclude": _conclude,
     "close": _close,
+    "escalate": _escalate,
+    "return": _return,
+    "take-over": _take_over,
+    "implicate": _implicate,
+    "override": _override,
+    "discipline": _discipline,
+    "protect": _protect,
 }
 
 
@@ -156,10 +220,14 @@ async def case_action(request: Request, me, form) -> Response:
     try:
         async with ctx.sessions() as session:
             await step(session, ctx, me, reference, form)
-    except (InvalidInput, workflow.WrongStatus) as error:
+    except (InvalidInput, workflow.WrongStatus, retaliation.NotConfigured) as error:
         return await _case_page(request, me, problem=error.detail, errors=error.fields, status_code=error.status)
-    if action == "recuse":  # the case is no longer theirs to see
-        return RedirectResponse("/staff/?done=recused", status_code=303)
+    if action in {"recuse", "implicate", "take-over"}:  # the case may no longer be theirs to see
+        async with ctx.sessions() as session:
+            still = await session.scalar(select(Grant.id).join(Case, Case.id == Grant.case_id).where(
+                Case.reference == reference, Grant.staff_id == me.staff.id))
+        if still is None:
+            return RedirectResponse("/staff/?done=recused", status_code=303)
     return RedirectResponse(f"/staff/cases/{reference}?done={action}", status_code=303)
 
 

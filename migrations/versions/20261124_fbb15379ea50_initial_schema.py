@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c95e4836e2a8
+Revision ID: fbb15379ea50
 Revises: 
-Create Date: 2026-11-24 20:41:59.375003
+Create Date: 2026-11-24 20:49:21.529069
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = 'c95e4836e2a8'
+revision: str = 'fbb15379ea50'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -122,6 +122,38 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_case_id'), ['case_id'], unique=False)
 
+    op.create_table('check_ins',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('days_after_closure', sa.Integer(), nullable=False),
+    sa.Column('delivered_on', sa.Date(), nullable=False),
+    sa.Column('answered_on', sa.Date(), nullable=True),
+    sa.Column('retaliation', sa.Boolean(), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_check_ins_case_id_cases'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_check_ins')),
+    sa.UniqueConstraint('case_id', 'days_after_closure', name='once')
+    )
+    op.create_table('disciplinary_outcomes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('subject_box', sa.LargeBinary(), nullable=False),
+    sa.Column('subject_role', sa.String(length=100), nullable=False),
+    sa.Column('subject_type', sa.String(length=16), nullable=False),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('effective_on', sa.Date(), nullable=False),
+    sa.Column('decided_by', sa.String(length=100), nullable=False),
+    sa.Column('notes_box', sa.LargeBinary(), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=False),
+    sa.CheckConstraint("action IN ('oral_reprimand', 'written_reprimand', 'suspension', 'termination_of_employment', 'termination_of_relationship', 'training', 'recovery_of_loss', 'referral_to_authorities', 'no_action')", name=op.f('ck_disciplinary_outcomes_action')),
+    sa.CheckConstraint("subject_type IN ('employee', 'officer', 'director', 'third_party')", name=op.f('ck_disciplinary_outcomes_subject_type')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_disciplinary_outcomes_case_id_cases'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by'], ['staff.id'], name=op.f('fk_disciplinary_outcomes_recorded_by_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disciplinary_outcomes'))
+    )
+    with op.batch_alter_table('disciplinary_outcomes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_disciplinary_outcomes_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_disciplinary_outcomes_effective_on', ['effective_on'], unique=False)
+
     op.create_table('findings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -153,6 +185,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_grants_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_grants_staff_id_case_id', ['staff_id', 'case_id'], unique=False)
 
+    op.create_table('implicated_staff',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('named_by', sa.Integer(), nullable=False),
+    sa.Column('named_on', sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_implicated_staff_case_id_cases'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['named_by'], ['staff.id'], name=op.f('fk_implicated_staff_named_by_staff')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_implicated_staff_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_implicated_staff')),
+    sa.UniqueConstraint('case_id', 'staff_id', name='once_per_case')
+    )
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -161,13 +205,53 @@ def upgrade() -> None:
     sa.Column('sent_on', sa.Date(), nullable=False),
     sa.Column('retaliation', sa.Boolean(), nullable=False),
     sa.Column('body_box', sa.LargeBinary(), nullable=False),
-    sa.CheckConstraint("sender IN ('reporter', 'staff', 'note')", name=op.f('ck_messages_sender')),
+    sa.CheckConstraint("sender IN ('reporter', 'staff', 'note', 'system')", name=op.f('ck_messages_sender')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_messages_case_id_cases'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_messages_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_case_id'), ['case_id'], unique=False)
+
+    op.create_table('protected_persons',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('employee_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('name_box', sa.LargeBinary(), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('added_by', sa.Integer(), nullable=False),
+    sa.Column('added_on', sa.Date(), nullable=False),
+    sa.CheckConstraint("role IN ('reporter', 'witness', 'helper')", name=op.f('ck_protected_persons_role')),
+    sa.ForeignKeyConstraint(['added_by'], ['staff.id'], name=op.f('fk_protected_persons_added_by_staff')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_protected_persons_case_id_cases'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protected_persons'))
+    )
+    with op.batch_alter_table('protected_persons', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_protected_persons_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_protected_persons_employee_hash'), ['employee_hash'], unique=False)
+
+    op.create_table('retaliation_flags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('opened_on', sa.Date(), nullable=False),
+    sa.Column('respond_by', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('form', sa.String(length=32), nullable=True),
+    sa.Column('action_on', sa.Date(), nullable=True),
+    sa.Column('resolution', sa.String(length=24), nullable=True),
+    sa.Column('resolution_box', sa.LargeBinary(), nullable=True),
+    sa.Column('resolved_by', sa.Integer(), nullable=True),
+    sa.Column('resolved_on', sa.Date(), nullable=True),
+    sa.CheckConstraint("source IN ('reporter', 'hr_match', 'check_in')", name=op.f('ck_retaliation_flags_source')),
+    sa.CheckConstraint("status IN ('open', 'under_review', 'resolved')", name=op.f('ck_retaliation_flags_status')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_retaliation_flags_case_id_cases'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resolved_by'], ['staff.id'], name=op.f('fk_retaliation_flags_resolved_by_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_retaliation_flags'))
+    )
+    with op.batch_alter_table('retaliation_flags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_retaliation_flags_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_retaliation_flags_status_respond_by', ['status', 'respond_by'], unique=False)
 
     op.create_table('attachments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -193,16 +277,33 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_attachments_case_id'))
 
     op.drop_table('attachments')
+    with op.batch_alter_table('retaliation_flags', schema=None) as batch_op:
+        batch_op.drop_index('ix_retaliation_flags_status_respond_by')
+        batch_op.drop_index(batch_op.f('ix_retaliation_flags_case_id'))
+
+    op.drop_table('retaliation_flags')
+    with op.batch_alter_table('protected_persons', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_protected_persons_employee_hash'))
+        batch_op.drop_index(batch_op.f('ix_protected_persons_case_id'))
+
+    op.drop_table('protected_persons')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_case_id'))
 
     op.drop_table('messages')
+    op.drop_table('implicated_staff')
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.drop_index('ix_grants_staff_id_case_id')
         batch_op.drop_index(batch_op.f('ix_grants_case_id'))
 
     op.drop_table('grants')
     op.drop_table('findings')
+    with op.batch_alter_table('disciplinary_outcomes', schema=None) as batch_op:
+        batch_op.drop_index('ix_disciplinary_outcomes_effective_on')
+        batch_op.drop_index(batch_op.f('ix_disciplinary_outcomes_case_id'))
+
+    op.drop_table('disciplinary_outcomes')
+    op.drop_table('check_ins')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_case_id'))
 

@@ -1,5 +1,7 @@
 """Staff login with a second factor, sessions, passwords and accounts."""
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -17,7 +19,7 @@ async def test_first_login_enrols_a_second_factor_then_codes_are_required(app, i
     assert (first.status_code, first.headers["location"]) == (303, "/staff/enrol")
     page = (await browser.get("/staff/enrol")).text
     assert 'src="data:image/svg+xml;base64,' in page and '<code class="secret">' in page
-    browser.totp_secret = __import__("re").search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+    browser.totp_secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
     wrong = await browser.post("/staff/enrol", {"code": "000000" if browser.code() != "000000" else "111111"})
     assert wrong.status_code == 422 and "not right" in wrong.text
     done = await browser.post("/staff/enrol", {"code": browser.code()})
@@ -99,7 +101,7 @@ async def test_session_cookie_flags(app, installed, clock):
     await browser.token()
     await browser.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "csrf_token": await browser.token()})
     page = await browser.get("/staff/enrol")
-    browser.totp_secret = __import__("re").search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
+    browser.totp_secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
     response = await browser.post("/staff/enrol", {"code": browser.code()})
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("__Host-speakup=")

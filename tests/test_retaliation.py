@@ -1,0 +1,196 @@
+"""Retaliation protection: flags from reporters, HR matches and check-ins, worked to resolution."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from cases.models import Case, CheckIn, ProtectedPerson, RetaliationFlag
+from cases.retaliation import deliver_check_ins
+from tests.conftest import Reporter, count_rows, csrf_from
+
+HR_TOKEN = {"authorization": "Bearer test-hr-token-0f9e"}
+
+
+async def only_case(installed) -> Case:
+    async with installed.ctx.sessions() as session:
+        return (await session.scalars(select(Case))).one()
+
+
+async def flags(installed) -> list[RetaliationFlag]:
+    async with installed.ctx.sessions() as session:
+        return list((await session.scalars(select(RetaliationFlag).order_by(RetaliationFlag.id))).all())
+
+
+async def test_a_retaliation_message_opens_a_flag_for_officer_and_committee(client, browsers, installed, clock):
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    await reporter.write(receipt, "I was moved to the night shift after my report.", retaliation=True)
+    [flag] = await flags(installed)
+    assert (flag.source, flag.status) == ("reporter", "open")
+    assert flag.respond_by == flag.opened_on + timedelta(days=7)
+    reference = (await only_case(installed)).reference
+    officer = await browsers(installed.compliance_officer)
+    committee = await browsers(installed.audit_committee)
+    assert reference in (await officer.get("/staff/flags")).text
+    assert reference in (await committee.get("/staff/flags")).text  # the Committee sees every flag
+
+
+async def test_a_flag_is_worked_from_open_to_resolved_with_a_record(client, browsers, installed):
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    await reporter.write(receipt, "Demoted.", retaliation=True)
+    [flag] = await flags(installed)
+    officer = await browsers(installed.compliance_officer)
+    assert (await officer.post(f"/staff/flags/{flag.id}", {"step": "review"})).status_code == 303
+    empty = await officer.post(f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy", "record": ""})
+    assert empty.status_code == 422 and "Record the grounds" in empty.text
+    done = await officer.post(f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy",
+                                                         "record": "Demotion reversed, back pay paid."})
+    assert done.status_code == 303
+    [flag] = await flags(installed)
+    assert (flag.status, flag.resolution) == ("resolved", "remedy")
+    assert b"back pay" not in flag.resolution_box  # sealed
+    case = await only_case(installed)
+    assert case.retaliation_flag is False  # no open flag left
+    assert "Demotion reversed, back pay paid." in (await officer.get(f"/staff/cases/{case.reference}")).text
+
+
+async def protect(officer, reference, employee_id="E-1001", role="reporter"):
+    response = await officer.post(f"/staff/cases/{reference}/protect", {"employee_id": employee_id, "name": "Pat Protected", "role": role})
+    assert response.status_code == 303
+
+
+async def test_hr_import_flags_a_protected_person_inside_the_window_only(client, browsers, installed):
+    await Reporter(client).file()
+    case = await only_case(installed)
+    officer = await browsers(installed.compliance_officer)
+    await protect(officer, case.reference)
+    async with installed.ctx.sessions() as session:
+        person = await session.scalar(select(ProtectedPerson))
+    assert b"E-1001" not in person.employee_hash and b"Pat" not in person.name_box
+
+    inside = (case.received_on + timedelta(days=40)).isoformat()
+    after_window = (case.received_on + timedelta(days=800)).isoformat()
+    before_report = (case.received_on - timedelta(days=1)).isoformat()
+    rows = [
+        {"employee_id": " e-1001 ", "action": "demotion", "date": inside},        # hit
+        {"employee_id": "E-1001", "action": "pay_hours", "date": after_window},   # outside the 24 months
+        {"employee_id": "E-1001", "action": "transfer", "date": before_report},   # before the report
+        {"employee_id": "E-2002", "action": "demotion", "date": inside},          # someone else
+    ]
+    response = await client.post("/api/v1/hr/adverse-actions", json={"actions": rows}, headers=HR_TOKEN)
+    assert response.status_code == 200
+    assert response.json() == {"checked": 4}  # never says what matched
+    [flag] = await flags(installed)
+    assert (flag.source, flag.form, flag.action_on.isoformat()) == ("hr_match", "demotion", inside)
+    # The same file again opens nothing new; unmatched rows were never stored.
+    await client.post("/api/v1/hr/adverse-actions", json={"actions": rows}, headers=HR_TOKEN)
+    assert len(await flags(installed)) == 1
+    assert await count_rows(installed.ctx, ProtectedPerson) == 1
+    page = (await officer.get("/staff/flags")).text
+    assert case.reference in page and "Demotion or withheld promotion" in page
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({}, {"actions": []}, 401, "unauthorized"),
+        ({"authorization": "Bearer wrong"}, {"actions": []}, 401, "unauthorized"),
+        (HR_TOKEN, {"actions": [{"employee_id": "E", "action": "fired", "date": "2026-01-01"}]}, 422, "invalid_input"),
+        (HR_TOKEN, {"actions": [{"employee_id": "E", "action": "demotion", "date": "yesterday"}]}, 422, "invalid_input"),
+        (HR_TOKEN, {"rows": []}, 422, "invalid_input"),
+    ],
+)
+async def test_hr_api_refuses_bad_tokens_and_rows(client, installed, headers, body, status, code):
+    response = await client.post("/api/v1/hr/adverse-actions", json=body, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (status, code)
+
+
+async def test_hr_import_from_the_cli(client, browsers, installed, monkeypatch, tmp_path, settings, capsys):
+    import asyncio
+
+    import cli
+
+    await Reporter(client).file()
+    case = await only_case(installed)
+    officer = await browsers(installed.compliance_officer)
+    await protect(officer, case.reference, "E-77", role="witness")
+    csv_file = tmp_path / "hr.csv"
+    csv_file.write_text(f"employee_id,action,date\nE-77,negative_appraisal,{case.received_on.isoformat()}\nE-78,demotion,2026-01-01\n")
+    for name, value in {"SPEAKUP_DATABASE_URL": settings.database_url, "SPEAKUP_HR_MATCH_KEY": bytes(range(32)).hex()}.items():
+        monkeypatch.setenv(name, value)
+    await asyncio.to_thread(cli.main, ["hr", "import", str(csv_file)])
+    assert "2 adverse action(s) checked" in capsys.readouterr().out
+    [flag] = await flags(installed)
+    assert flag.form == "negative_appraisal"
+    csv_file.write_text("employee,what\nE-77,x\n")
+    with pytest.raises(SystemExit, match="needs the columns"):
+        await asyncio.to_thread(cli.main, ["hr", "import", str(csv_file)])
+
+
+async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, browsers, installed, clock):
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    reference = (await only_case(installed)).reference
+    officer = await browsers(installed.compliance_officer)
+    for step in ("acknowledge", "investigate"):
+        await officer.post(f"/staff/cases/{reference}/{step}")
+    await officer.post(f"/staff/cases/{reference}/conclude", {"outcome": "unsubstantiated", "narrative": "Nothing found."})
+    await officer.post(f"/staff/cases/{reference}/close")
+    ctx = installed.ctx
+    closed_on = (await only_case(installed)).closed_on
+
+    async def deliver(on: date) -> int:
+        async with ctx.sessions() as session:
+            return await deliver_check_ins(session, ctx, on)
+
+    assert await deliver(closed_on + timedelta(days=29)) == 0
+    assert await deliver(closed_on + timedelta(days=95)) == 1  # 30 and 90 are both due: one question
+    assert await deliver(closed_on + timedelta(days=96)) == 0  # delivered once
+    async with ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(CheckIn)) == 2
+    page = (await reporter.open(receipt)).text
+    assert "Have you faced retaliation?" in page and "days since your report was closed" in page
+    check_in = int(re.search(r'name="check_in" value="(\d+)"', page).group(1))
+    token = csrf_from(page)
+    answered = await client.post("/follow-up/check-in", data={"receipt": receipt, "check_in": check_in, "answer": "yes", "csrf_token": token})
+    assert answered.status_code == 200 and "Thank you for answering." in answered.text
+    assert "Have you faced retaliation?" not in answered.text
+    [flag] = await flags(installed)
+    assert flag.source == "check_in"
+    again = await client.post("/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": check_in, "retaliation": True})
+    assert again.status_code == 422  # answered already
+    assert len(await flags(installed)) == 1
+    assert await deliver(closed_on + timedelta(days=200)) == 1  # the 180-day question
+
+
+async def test_a_no_to_a_check_in_opens_nothing(client, browsers, installed):
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    reference = (await only_case(installed)).reference
+    officer = await browsers(installed.compliance_officer)
+    for step in ("acknowledge", "investigate"):
+        await officer.post(f"/staff/cases/{reference}/{step}")
+    await officer.post(f"/staff/cases/{reference}/conclude", {"outcome": "unsubstantiated", "narrative": "Nothing."})
+    await officer.post(f"/staff/cases/{reference}/close")
+    async with installed.ctx.sessions() as session:
+        await deliver_check_ins(session, installed.ctx, (await only_case(installed)).closed_on + timedelta(days=31))
+    body = (await client.post("/api/v1/follow-up", json={"receipt": receipt})).json()
+    [pending] = body["check_ins"]
+    response = await client.post("/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": pending["id"], "retaliation": False})
+    assert response.status_code == 201
+    assert await flags(installed) == []
+    assert (await client.post("/api/v1/follow-up", json={"receipt": receipt})).json()["check_ins"] == []
+
+
+async def test_protected_persons_need_the_match_key(client, browsers, installed):
+    from dataclasses import replace
+
+    installed.ctx.settings = replace(installed.ctx.settings, hr_match_key=None)
+    await Reporter(client).file()
+    officer = await browsers(installed.compliance_officer)
+    response = await officer.post(f"/staff/cases/{(await only_case(installed)).reference}/protect",
+                                  {"employee_id": "E-1", "name": "n", "role": "witness"})
+    assert response.status_code == 503 and "SPEAKUP_HR_MATCH_KEY" in response.text

@@ -183,6 +183,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     # Plain HTTP on loopback, so cookies cannot be Secure; SPEAKUP_DATABASE_URL,
     # when set, chooses the database (PostgreSQL, say) instead of ./var/demo.
     overrides: dict = {"data_dir": Path("var/demo"), "secure_cookies": False}
+    if "SPEAKUP_HR_MATCH_KEY" not in os.environ:  # a fixed key, for the demo only
+        overrides["hr_match_key"] = b"speakup-demo-hr-match-key-not-secret"
     if "SPEAKUP_DATABASE_URL" not in os.environ:
         overrides["database_url"] = "sqlite+aiosqlite:///var/demo/speakup.db"
     settings = Settings.from_env(**overrides)

@@ -14,7 +14,9 @@ from .settings import Settings
 from .staff import create_staff
 from .auth import Identity
 from .staff import unlock
-from .workflow import acknowledge, move, write
+from .discipline import record_outcome
+from .escalation import escalate
+from .workflow import acknowledge, conclude, move, write
 
 DEMO_STAFF = [
     ("compliance@demo.speakup.test", "compliance_officer", "demo-compliance-officer"),
@@ -139,6 +141,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
                     )
                 async with ctx.sessions() as session:
                     await move(session, handler, reference, "investigate", acknowledged + timedelta(days=3))
+                await _further(ctx, staff, handler, reference, number, acknowledged, data["concerns_leadership"])
         if number % 16 == 3:
             async with ctx.sessions() as session:
                 await send_reporter_message(
@@ -151,3 +154,25 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
     # Demo only: real receipts are never written anywhere.
     receipts_path.write_text("\n".join(shown) + "\n")
     receipts_path.chmod(0o600)
+
+
+async def _further(ctx: Context, staff: dict, handler: Identity, reference: str, number: int, start, leadership: bool) -> None:
+    """Take some demo cases on: escalations, findings, discipline, closure."""
+    if number % 7 == 2 and not leadership:
+        async with ctx.sessions() as session:
+            await escalate(session, handler, reference, "Concerns a member of the executive team", start + timedelta(days=5))
+        return
+    if number % 5 != 0 or start > _moment(today() - timedelta(days=40)):
+        return
+    async with ctx.sessions() as session:
+        await conclude(session, handler, reference, "substantiated", "The payments were made and booked as fees.",
+                       "Agent fees were approved without documents.", start + timedelta(days=20))
+    async with ctx.sessions() as session:
+        await record_outcome(
+            session, handler, reference, subject=f"Demo Subject {number}", subject_role="Regional sales manager",
+            subject_type="employee", action=["written_reprimand", "suspension", "termination_of_employment"][number % 3],
+            effective_on=(start + timedelta(days=25)).date().isoformat(), decided_by="HR director",
+            notes="Decided after a hearing.", now=start + timedelta(days=25),
+        )
+    async with ctx.sessions() as session:
+        await move(session, handler, reference, "close", start + timedelta(days=30))

@@ -3,6 +3,7 @@
 Run with ``speakup serve`` (or any ASGI server: ``uvicorn asgi:app``).
 """
 
+import asyncio
 import contextlib
 import logging
 from pathlib import Path
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cases.context import Context
 from cases.errors import NotLoggedIn, SpeakupError, TooLarge, Unavailable
 from cases.settings import Settings
+from cases.worker import run_forever
 from cases.staff_site.routes import api_routes as staff_api_routes
 from cases.staff_site.routes import routes as staff_routes
 from cases.web import render
@@ -172,9 +174,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        worker = asyncio.create_task(run_forever(ctx)) if settings.worker_in_app else None
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await ctx.close()
 
     app = Starlette(

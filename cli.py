@@ -17,7 +17,9 @@ from cases.installation import AlreadyInitialised, initialise, write_recovery_ke
 from cases.recovery import recover_staff
 from cases.retaliation import deliver_check_ins, import_adverse_actions, parse_adverse_actions, read_csv
 from cases.settings import ROLES, Settings
+from cases.outbox import send_due
 from cases.staff import create_staff
+from cases.worker import run_forever, run_jobs
 from crypto.keys import import_recovery_key
 
 ROOT = Path(__file__).resolve().parent
@@ -157,6 +159,21 @@ def cmd_check_ins(settings: Settings, args: argparse.Namespace) -> None:
     print(f"{asyncio.run(run())} post-closure check-in(s) delivered.")
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    async def run() -> None:
+        ctx = Context(settings)
+        try:
+            if args.once:
+                await run_jobs(ctx)
+                print(f"{await send_due(ctx, ctx.now())} mail(s) sent.")
+            else:
+                await run_forever(ctx)
+        finally:
+            await ctx.close()
+
+    asyncio.run(run())
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -236,6 +253,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("check-ins", help="deliver due post-closure check-ins (run daily)").set_defaults(
         handler=cmd_check_ins
     )
+
+    worker = commands.add_parser("worker", help="send mail and run the daily jobs (when not inside the web process)")
+    worker.add_argument("--once", action="store_true", help="one round, then stop (for cron)")
+    worker.set_defaults(handler=cmd_worker)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
         handler=lambda settings, args: migrate(settings)

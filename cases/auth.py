@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import keys
 from crypto.kdf import SALT_BYTES
 
-from . import audit
+from . import audit, notifications
 from .context import Context
 from .errors import InvalidInput, SpeakupError
 from .models import Staff, StaffSession
@@ -278,3 +278,4 @@ async def change_password(
         staff.totp_box = SecretBox(derived.wrapping_key).encrypt(totp) if totp else None
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
         await audit.record(session, "password.changed", actor_id=staff.id, at=now)
+        await notifications.account_event(session, ctx.settings, staff, "password_changed", now)

@@ -160,7 +160,7 @@ async def _further(ctx: Context, staff: dict, handler: Identity, reference: str,
     """Take some demo cases on: escalations, findings, discipline, closure."""
     if number % 7 == 2 and not leadership:
         async with ctx.sessions() as session:
-            await escalate(session, handler, reference, "Concerns a member of the executive team", start + timedelta(days=5))
+            await escalate(session, ctx, handler, reference, "Concerns a member of the executive team", start + timedelta(days=5))
         return
     if number % 5 != 0 or start > _moment(today() - timedelta(days=40)):
         return

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
 
-from . import audit
+from . import audit, notifications
 from .access import MANAGING_ROLES, granted_case, require_role
 from .auth import Identity
+from .context import Context
 from .errors import InvalidInput
 from .models import Case, Grant, Implicated, Message, Staff
 from .grants import grant_to, revoke
@@ -39,7 +40,7 @@ async def _note(session: AsyncSession, identity: Identity, case: Case, text: str
     )
 
 
-async def escalate(session: AsyncSession, identity: Identity, reference: str, reason: str, now: datetime) -> int:
+async def escalate(session: AsyncSession, ctx: Context, identity: Identity, reference: str, reason: str, now: datetime) -> int:
     """Hand the case to the Audit Committee: every active member gets the key. Commits. Returns grants added."""
     reason = _reason(reason)
     async with session.begin():
@@ -58,6 +59,7 @@ async def escalate(session: AsyncSession, identity: Identity, reference: str, re
         await audit.record(session, "case.escalated", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
         await _note(session, identity, case, f"Escalated to the Audit Committee: {reason}", now)
         await _status(session, identity, case, "escalated", now)
+        await notifications.escalated(session, ctx.settings, case, now)
     return added
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes, keys, receipts
 
-from . import audit, deadlines
+from . import audit, deadlines, notifications
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput
@@ -189,4 +189,5 @@ async def file_report(
         session.add(case)
         await session.flush()
         await audit.record(session, "report.filed", case_id=case.id, detail=routing, at=audit.reporter_time(today))
+        await notifications.new_report(session, settings, case, ctx.now())
     return receipt

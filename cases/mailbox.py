@@ -186,7 +186,7 @@ async def send_reporter_message(
             )
         )
         if retaliation:
-            await open_flag(session, ctx.settings, case_id, "reporter", today)
+            await open_flag(session, ctx.settings, case_id, "reporter", ctx.now())
         await audit.record(
             session, "reporter.retaliation" if retaliation else "reporter.message", case_id=case_id,
             at=audit.reporter_time(today),
@@ -211,4 +211,4 @@ async def answer_check_in(
             check_in.answered_on, check_in.retaliation = today, retaliation
         await audit.record(session, "check_in.answered", case_id=case_id, at=audit.reporter_time(today))
         if retaliation:
-            await open_flag(session, ctx.settings, case_id, "check_in", today)
+            await open_flag(session, ctx.settings, case_id, "check_in", ctx.now())

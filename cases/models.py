@@ -137,6 +137,8 @@ class Staff(Base):
     # The last TOTP time step accepted: a code is good once.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # A daily digest mail at a fixed hour, whether or not anything is due.
+    wants_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
@@ -391,3 +393,28 @@ class CheckIn(Base):
     answered_on: Mapped[date | None] = mapped_column(Date)
     retaliation: Mapped[bool | None] = mapped_column(Boolean)
     __table_args__ = (UniqueConstraint("case_id", "days_after_closure", name="once"),)
+
+
+class OutboxMail(Base):
+    """A notification to a staff member, written in the same transaction as its event.
+
+    It carries no case content: only that something needs attention, a link,
+    and the case reference where the settings allow. ``dedupe_key`` makes a
+    reminder or digest once-only however often the scheduler runs.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(4000))
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A sender claims a mail until this time, so two senders do not send it twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
 
-from . import audit, deadlines
+from . import audit, deadlines, notifications
 from .access import CASE_ROLES, MANAGING_ROLES, Forbidden, NoSuchCase, granted_case
 from .auth import Identity
 from .context import Context
@@ -58,10 +58,12 @@ def employee_hash(settings: Settings, employee_id: str) -> bytes:
 
 
 async def open_flag(
-    session: AsyncSession, settings: Settings, case_id: int, source: str, today: date,
+    session: AsyncSession, settings: Settings, case_id: int, source: str, now: datetime,
     *, form: str | None = None, action_on: date | None = None,
 ) -> RetaliationFlag:
-    """Open a flag inside the caller's transaction, due for a response in 7 days (a setting)."""
+    """Open a flag inside the caller's transaction, due for a response in 7 days (a setting),
+    and tell the Compliance Officer and the Audit Committee at once."""
+    today = now.date()
     flag = RetaliationFlag(
         case_id=case_id, source=source, opened_on=today, status="open",
         respond_by=today + timedelta(days=settings.retaliation_response_days), form=form, action_on=action_on,
@@ -71,6 +73,8 @@ async def open_flag(
     await session.flush()
     await audit.record(session, "flag.opened", case_id=case_id, detail=f"flag {flag.id} from {source}",
                        at=audit.reporter_time(today))
+    case = await session.get_one(Case, case_id)
+    await notifications.retaliation_flag(session, settings, case, now, reporter_caused=source != "hr_match")
     return flag
 
 
@@ -157,7 +161,7 @@ async def import_adverse_actions(session: AsyncSession, ctx: Context, actions: l
                     RetaliationFlag.form == action.form, RetaliationFlag.action_on == action.on,
                 ))
                 if seen is None:
-                    await open_flag(session, settings, case_id, "hr_match", today, form=action.form, action_on=action.on)
+                    await open_flag(session, settings, case_id, "hr_match", ctx.now(), form=action.form, action_on=action.on)
         await audit.record(session, "hr.imported", detail=f"{len(actions)} rows checked")
     return len(actions)
 

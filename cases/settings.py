@@ -68,6 +68,18 @@ class Settings:
     protection_months: int = 24
     retaliation_response_days: int = 7
     check_in_days: tuple[int, ...] = (30, 90, 180, 365)
+    # Mail: smtp://user:password@host:587 (STARTTLS when the server offers it,
+    # required with ?starttls=require), smtps://host:465 (implicit TLS). None: mail
+    # stays in the outbox until a server is set.
+    smtp_url: str | None = None
+    mail_from: str = "speakup@localhost"
+    # Where staff find the site: mails link here.
+    base_url: str = "http://127.0.0.1:8000"
+    # Put the case reference in mails? Off, a mail says only that something needs attention.
+    mail_case_reference: bool = False
+    digest_hour: int = 7  # UTC
+    # Run the mail sender and the daily jobs inside the web process (else run `speakup worker`).
+    worker_in_app: bool = True
 
     @property
     def max_request_bytes(self) -> int:
@@ -105,6 +117,12 @@ class Settings:
             "protection_months": int,
             "retaliation_response_days": int,
             "check_in_days": lambda v: tuple(int(d) for d in _list(v)),
+            "smtp_url": str,
+            "mail_from": str,
+            "base_url": lambda v: v.rstrip("/"),
+            "mail_case_reference": _bool,
+            "digest_hour": int,
+            "worker_in_app": _bool,
         }
         for name, convert in converters.items():
             if name in env:

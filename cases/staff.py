@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import CryptoError, keys
 from crypto.kdf import SALT_BYTES
 
-from . import audit
+from . import audit, notifications
 from .context import Context
 from .errors import InvalidInput
 from .models import Staff, StaffSession
@@ -76,8 +76,8 @@ async def unlock(ctx: Context, staff: Staff, password: str) -> PrivateKey | None
 
 
 async def update_staff(
-    session: AsyncSession, actor_id: int, staff_id: int, *, active: bool | None = None, role: str | None = None,
-    reset_second_factor: bool = False,
+    session: AsyncSession, ctx: Context, actor_id: int, staff_id: int, *, active: bool | None = None,
+    role: str | None = None, reset_second_factor: bool = False,
 ) -> None:
     """An administrator's changes to an account. Any change ends the account's sessions. Commits.
 
@@ -102,6 +102,7 @@ async def update_staff(
         if reset_second_factor:
             staff.totp_box, staff.totp_last_step = None, None
             changes.append("second factor reset")
+            await notifications.account_event(session, ctx.settings, staff, "second_factor_reset", ctx.now())
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
         for change in changes:
             await audit.record(session, "staff.changed", actor_id=actor_id, detail=f"staff {staff.id}: {change}")

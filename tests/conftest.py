@@ -82,6 +82,7 @@ def settings(database_url, tmp_path) -> Settings:
         max_attachment_bytes=64 * 1024,
         hr_match_key=bytes(range(32)),
         hr_api_token="test-hr-token-0f9e",
+        worker_in_app=False,  # tests run the worker's steps themselves
     )
 
 
@@ -303,3 +304,59 @@ async def browsers(app, installed, clock):
     yield open_as
     for browser in opened.values():
         await browser.aclose()
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on loopback, keeping what it receives."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as probe:  # Controller(port=0) fails its readiness check: pick a port first
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.messages: list = []
+        self.hold = None  # a threading.Event: when set up, DATA waits for it (a slow or dying exchange)
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        if self.hold is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait)
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?starttls=off"
+
+    def to(self, address: str) -> list:
+        return [m for rcpts, m in self.messages if address in rcpts]
+
+
+@pytest.fixture
+def smtp(app):
+    from dataclasses import replace
+
+    server = Mailbox()
+    server.start()
+    app.state.ctx.settings = replace(app.state.ctx.settings, smtp_url=server.url, mail_from="speakup@example.test")
+    yield server
+    if server.hold is not None:
+        server.hold.set()
+    server.stop()

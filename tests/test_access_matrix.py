@@ -147,6 +147,7 @@ STAFF_ROUTES = [
     ("POST", "/staff/team"), ("GET", "/staff/admin"), ("POST", "/staff/admin"), ("POST", "/staff/admin/staff/1"),
     ("GET", "/staff/audit"), ("GET", "/staff/password"), ("POST", "/staff/password"),
     ("GET", "/staff/flags"), ("POST", "/staff/flags/1"), ("GET", "/staff/register"), ("GET", "/staff/register.csv"),
+    ("POST", "/staff/digest"),
 ]
 
 

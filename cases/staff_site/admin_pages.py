@@ -60,7 +60,7 @@ async def account(request: Request, me, form) -> Response:
         raise InvalidInput("Unknown change.")
     try:
         async with request.app.state.ctx.sessions() as session:
-            await update_staff(session, me.staff.id, request.path_params["staff_id"], **options[change])
+            await update_staff(session, request.app.state.ctx, me.staff.id, request.path_params["staff_id"], **options[change])
     except InvalidInput as error:
         return await _accounts_page(request, me, problem=error.detail, errors=error.fields, status_code=error.status)
     return RedirectResponse("/staff/admin", status_code=303)

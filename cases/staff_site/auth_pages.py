@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .. import auth
+from ..models import Staff
 from ..errors import InvalidInput, SpeakupError
 from ..web import CSRF_FIELD, check_csrf, render
 from .guard import staff_page
@@ -88,6 +89,15 @@ async def logout(request: Request) -> Response:
     response = _redirect("/staff/login")
     clear_session_cookie(request, response)
     return response
+
+
+@staff_page
+async def digest(request: Request, me, form) -> Response:
+    """Turn one's own daily digest mail on or off."""
+    async with request.app.state.ctx.sessions() as session, session.begin():
+        staff = await session.get_one(Staff, me.staff.id)
+        staff.wants_digest = form.get("digest") == "on"
+    return _redirect("/staff/password")
 
 
 @staff_page

@@ -160,7 +160,7 @@ def _staff_id(form, field: str = "staff") -> int:
 
 
 async def _escalate(session, ctx, me, reference, form):
-    await escalation.escalate(session, me, reference, str(form.get("reason", "")), ctx.now())
+    await escalation.escalate(session, ctx, me, reference, str(form.get("reason", "")), ctx.now())
 
 
 async def _return(session, ctx, me, reference, form):

@@ -11,6 +11,7 @@ routes = [
     Route("/enrol", auth_pages.enrol, methods=["POST"]),
     Route("/logout", auth_pages.logout, methods=["POST"]),
     Route("/password", auth_pages.password, methods=["GET", "POST"]),
+    Route("/digest", auth_pages.digest, methods=["POST"]),
     Route("/", case_pages.case_list, methods=["GET"]),
     Route("/cases/{reference}", case_pages.case_detail, methods=["GET"]),
     Route("/cases/{reference}/reveal", case_pages.reveal, methods=["POST"]),

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: fbb15379ea50
+Revision ID: 2513e30f7488
 Revises: 
-Create Date: 2026-11-24 20:49:21.529069
+Create Date: 2026-11-24 21:00:02.554262
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = 'fbb15379ea50'
+revision: str = '2513e30f7488'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -34,6 +34,25 @@ def upgrade() -> None:
     sa.CheckConstraint('id = 1', name=op.f('ck_installation_single_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_installation'))
     )
+    op.create_table('outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('recipient', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.String(length=4000), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=120), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_dedupe_key'))
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_pending', ['sent_at', 'next_attempt_at'], unique=False)
+
     op.create_table('reference_counters',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
@@ -51,6 +70,7 @@ def upgrade() -> None:
     sa.Column('totp_box', sa.LargeBinary(length=80), nullable=True),
     sa.Column('totp_last_step', sa.Integer(), nullable=True),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('wants_digest', sa.Boolean(), nullable=False),
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("role IN ('compliance_officer', 'investigator', 'audit_committee', 'admin')", name=op.f('ck_staff_role')),
@@ -324,6 +344,10 @@ def downgrade() -> None:
     op.drop_table('cases')
     op.drop_table('staff')
     op.drop_table('reference_counters')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_pending')
+
+    op.drop_table('outbox')
     op.drop_table('installation')
     op.drop_table('audit_head')
     # ### end Alembic commands ###

@@ -1,0 +1,44 @@
+"""The background worker: sends the outbox, and runs the daily jobs (reminders, check-ins, digests).
+
+It runs inside the web process (``worker_in_app``, the default) or on its own
+as ``speakup worker``. Every job is idempotent (reminders, digests and
+check-ins are once-only by key), so two workers, or a restart, repeat nothing.
+"""
+
+import asyncio
+import logging
+
+from . import notifications
+from .context import Context
+from .outbox import send_due
+from .retaliation import deliver_check_ins
+
+log = logging.getLogger("speakup.worker")
+SEND_EVERY = 20  # seconds
+JOBS_EVERY = 600
+
+
+async def run_jobs(ctx: Context) -> None:
+    """Reminders, digests and check-ins for today (safe to run as often as you like)."""
+    now = ctx.now()
+    async with ctx.sessions() as session, session.begin():
+        await notifications.reminders(session, ctx.settings, now.date(), now)
+        await notifications.digests(session, ctx.settings, now.date(), now)
+    async with ctx.sessions() as session:
+        await deliver_check_ins(session, ctx, now.date())
+
+
+async def run_forever(ctx: Context) -> None:
+    last_jobs = None
+    while True:
+        try:
+            now = ctx.now()
+            if last_jobs is None or (now - last_jobs).total_seconds() >= JOBS_EVERY:
+                await run_jobs(ctx)
+                last_jobs = now
+            await send_due(ctx, now)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # keep going; the next round retries
+            log.error("worker round failed: %s", type(error).__name__)
+        await asyncio.sleep(SEND_EVERY)

@@ -1,0 +1,201 @@
+"""Mail through the outbox to a real SMTP server (aiosmtpd) on loopback."""
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from cases.models import Case, OutboxMail, Staff
+from cases.notifications import digests, reminders
+from cases.outbox import send_due
+from cases.retaliation import deliver_check_ins
+from tests.conftest import STAFF_PASSWORD, Reporter
+
+CANARY = "MailCanary4c1d"
+
+
+async def deliver(installed, clock, hours: float = 1) -> int:
+    """Run the sender at a later moment (reporter-caused mails wait for the next whole hour)."""
+    clock.advance(hours=hours)
+    return await send_due(installed.ctx, clock())
+
+
+async def pending(installed) -> list[OutboxMail]:
+    async with installed.ctx.sessions() as session:
+        return list((await session.scalars(select(OutboxMail).where(OutboxMail.sent_at.is_(None)))).all())
+
+
+async def test_a_new_report_mails_its_readers_and_no_one_else(client, installed, smtp, clock):
+    await Reporter(client).file({"summary": CANARY, "details": CANARY, "anonymity": "confidential",
+                                 "name": CANARY, "contact": "reporter@example.org"})
+    assert await send_due(installed.ctx, clock()) == 0  # held to the next whole hour
+    assert await deliver(installed, clock) == 1
+    [mail] = smtp.to(installed.compliance_officer.email)
+    assert mail["Subject"] == "Speakup: a new report has arrived"
+    assert "/staff/" in mail.get_content()
+    assert not smtp.to(installed.audit_committee.email) and not smtp.to(installed.investigator.email)
+    assert not smtp.to("reporter@example.org")  # no reporter is ever mailed
+
+
+async def test_leadership_and_accounting_reports_mail_the_committee(client, installed, smtp, clock):
+    await Reporter(client).file({"concerns_leadership": "yes"})
+    await deliver(installed, clock)
+    assert smtp.to(installed.audit_committee.email) and not smtp.to(installed.compliance_officer.email)
+    smtp.messages.clear()
+    await Reporter(client).file({"category": "books_records"})
+    await deliver(installed, clock)
+    assert smtp.to(installed.audit_committee.email) and smtp.to(installed.compliance_officer.email)
+
+
+async def test_escalation_mails_the_committee(client, installed, smtp, clock, browsers):
+    async with installed.ctx.sessions() as session:
+        from cases.staff import create_staff
+
+        second = await create_staff(session, installed.ctx, email="member2@example.test", role="audit_committee", password=STAFF_PASSWORD)
+    await Reporter(client).file()
+    await deliver(installed, clock)
+    smtp.messages.clear()
+    officer = await browsers(installed.compliance_officer)
+    async with installed.ctx.sessions() as session:
+        reference = await session.scalar(select(Case.reference))
+    await officer.post(f"/staff/cases/{reference}/escalate", {"reason": "conflict of interest"})
+    await deliver(installed, clock, hours=0)
+    recipients = sorted(r for rcpts, _ in smtp.messages for r in rcpts)
+    assert recipients == sorted([installed.audit_committee.email, second.email])
+    assert all(m["Subject"] == "Speakup: a case was escalated to the Audit Committee" for _, m in smtp.messages)
+
+
+@pytest.mark.parametrize(("leadership", "expected"), [(False, {"compliance_officer", "audit_committee"}), (True, {"audit_committee"})])
+async def test_a_retaliation_flag_mails_at_once(client, installed, smtp, clock, leadership, expected):
+    reporter = Reporter(client)
+    receipt = await reporter.file({"concerns_leadership": "yes"} if leadership else {})
+    await deliver(installed, clock)
+    smtp.messages.clear()
+    await reporter.write(receipt, f"{CANARY} I was demoted.", retaliation=True)
+    await deliver(installed, clock)
+    emails = {getattr(installed, role).email for role in expected}
+    assert {r for rcpts, m in smtp.messages if m["Subject"] == "Speakup: someone may be facing retaliation" for r in rcpts} == emails
+    assert all(CANARY not in m.get_content() for _, m in smtp.messages)
+
+
+async def test_account_events_mail_the_account(browsers, installed, smtp, clock, app):
+    officer = await browsers(installed.compliance_officer)
+    await officer.post("/staff/password", {"current_password": STAFF_PASSWORD, "new_password": "another passphrase",
+                                           "repeat_password": "another passphrase"})
+    ctx = installed.ctx
+    async with ctx.sessions() as session:
+        from cases.staff import create_staff, update_staff
+
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    async with ctx.sessions() as session:
+        await update_staff(session, ctx, admin.id, installed.investigator.id, reset_second_factor=True)
+    await deliver(installed, clock, hours=0)
+    assert "was changed" in smtp.to(installed.compliance_officer.email)[0].get_content()
+    assert "was reset" in smtp.to(installed.investigator.email)[0].get_content()
+
+
+async def test_deadline_reminders_are_sent_once_per_deadline(client, installed, smtp, clock):
+    ctx = installed.ctx
+    today = clock().date()
+    await Reporter(client).file()
+    await Reporter(client).file()
+    async with ctx.sessions() as session, session.begin():
+        first, second = (await session.scalars(select(Case).order_by(Case.id))).all()
+        first.acknowledge_by = today + timedelta(days=2)   # due soon
+        second.acknowledge_by = today - timedelta(days=1)  # overdue
+    for _ in range(2):  # the scheduler runs often; each reminder goes once
+        async with ctx.sessions() as session, session.begin():
+            await reminders(session, ctx.settings, today, clock())
+    await deliver(installed, clock)
+    subjects = sorted(m["Subject"] for m in smtp.to(installed.compliance_officer.email))
+    assert subjects == ["Speakup: a new report has arrived", "Speakup: a new report has arrived",
+                        "Speakup: a report is due for acknowledgement", "Speakup: a report is overdue for acknowledgement"]
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(Case).values(status="investigating", feedback_by=today + timedelta(days=10)))
+        await reminders(session, ctx.settings, today, clock())
+    await deliver(installed, clock, hours=0)
+    assert sum(m["Subject"] == "Speakup: feedback to a reporter is due" for m in smtp.to(installed.compliance_officer.email)) == 2
+
+
+async def test_the_digest_comes_at_the_set_hour_even_when_nothing_is_due(installed, smtp, clock):
+    ctx = installed.ctx
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(Staff).where(Staff.id == installed.audit_committee.id).values(wants_digest=True))
+    clock.moment = clock.moment.replace(hour=ctx.settings.digest_hour - 1, minute=0)
+    async with ctx.sessions() as session, session.begin():
+        assert await digests(session, ctx.settings, clock().date(), clock()) == 0  # not yet
+    clock.advance(hours=1)
+    for _ in range(2):
+        async with ctx.sessions() as session, session.begin():
+            await digests(session, ctx.settings, clock().date(), clock())
+    await deliver(installed, clock, hours=0)
+    [digest] = smtp.to(installed.audit_committee.email)
+    assert "reports awaiting acknowledgement: 0" in digest.get_content()
+    assert not smtp.to(installed.compliance_officer.email)
+
+
+async def test_mail_server_down_then_up_delivers_everything_once(client, installed, smtp, clock):
+    await Reporter(client).file()
+    smtp.stop()
+    assert await deliver(installed, clock) == 0
+    [mail] = await pending(installed)
+    assert mail.attempts == 1 and mail.last_error and mail.next_attempt_at is not None
+    assert await send_due(installed.ctx, clock()) == 0  # backing off
+    smtp.start()
+    assert await deliver(installed, clock, hours=0.1) == 1
+    assert await deliver(installed, clock) == 0
+    assert len(smtp.to(installed.compliance_officer.email)) == 1
+    assert await pending(installed) == []
+
+
+async def test_a_crash_between_send_and_mark_loses_no_mail(client, installed, smtp, clock):
+    """The server has the mail, the sender dies before marking it: it is sent again
+    (the documented duplicate, with the same Message-ID), never lost."""
+    await Reporter(client).file()
+    clock.advance(hours=1)
+    smtp.hold = threading.Event()
+    sender = asyncio.create_task(send_due(installed.ctx, clock()))
+    for _ in range(200):
+        if smtp.messages:
+            break
+        await asyncio.sleep(0.01)
+    assert smtp.messages, "the server never got the mail"
+    sender.cancel()  # the process dies here
+    with pytest.raises(asyncio.CancelledError):
+        await sender
+    smtp.hold.set()  # the server answers 250 to a client that is gone
+    smtp.hold = None
+    [mail] = await pending(installed)  # not marked sent
+    assert await send_due(installed.ctx, clock()) == 0  # still claimed by the dead sender
+    assert await deliver(installed, clock, hours=0.1) == 1  # the claim expired: sent again
+    copies = smtp.to(installed.compliance_officer.email)
+    assert len(copies) == 2 and copies[0]["Message-ID"] == copies[1]["Message-ID"]
+    assert await pending(installed) == []
+
+
+async def test_no_mail_carries_anything_of_a_canary_report(client, browsers, installed, smtp, clock):
+    from dataclasses import replace
+
+    installed.ctx.settings = replace(installed.ctx.settings, mail_case_reference=True)
+    reporter = Reporter(client)
+    receipt = await reporter.file({"summary": CANARY, "details": CANARY, "people": CANARY, "country": CANARY,
+                                   "anonymity": "confidential", "name": CANARY, "contact": CANARY})
+    await reporter.write(receipt, CANARY, retaliation=True)
+    officer = await browsers(installed.compliance_officer)
+    async with installed.ctx.sessions() as session:
+        reference = await session.scalar(select(Case.reference))
+    await officer.post(f"/staff/cases/{reference}/escalate", {"reason": CANARY})
+    for step in ("investigate",):
+        await officer.post(f"/staff/cases/{reference}/{step}")
+    async with installed.ctx.sessions() as session, session.begin():
+        await reminders(session, installed.ctx.settings, clock().date() + timedelta(days=30), clock())
+    async with installed.ctx.sessions() as session:
+        await deliver_check_ins(session, installed.ctx, clock().date())
+    await deliver(installed, clock)
+    assert len(smtp.messages) >= 4
+    for _, message in smtp.messages:
+        text = message.as_string()
+        assert CANARY not in text and "Bribery" not in text and "foreign_bribery" not in text
+    assert any(reference in m["Subject"] or reference in m.get_content() for _, m in smtp.messages)  # the setting allows it

@@ -15,7 +15,7 @@ from .errors import NotInitialised
 from .kdf import KeyDerivation
 from .models import Installation
 from .settings import Settings
-from .throttle import LoginLimiter
+from .throttle import FailureLimiter, TooManyLogins, TooManyReceipts
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,11 @@ class Context:
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.kdf = KeyDerivation(settings.argon2, settings.argon2_concurrency)
-        self.login_limiter = LoginLimiter(settings.login_failures_per_minute)
-        # The clock staff-side steps read; tests give the context a clock they can move.
+        # The clock staff-side steps and the limits read; tests give the context a clock they can move.
         self.clock = lambda: datetime.now(UTC)
+        seconds = lambda: self.clock().timestamp()  # noqa: E731
+        self.login_limiter = FailureLimiter(settings.login_failures_per_minute, TooManyLogins, seconds)
+        self.receipt_limiter = FailureLimiter(settings.receipt_failures_per_minute, TooManyReceipts, seconds)
         self._installation: InstallationKeys | None = None
 
     def now(self) -> datetime:

@@ -81,8 +81,14 @@ async def _derive(ctx: Context, receipt: str) -> ReceiptKeys:
         normalised = receipts.normalise(receipt)
     except receipts.InvalidReceipt:
         raise InvalidReceipt() from None
+    ctx.receipt_limiter.check()
     installation = await ctx.installation()
     return await ctx.kdf.receipt(normalised, installation.receipt_salt)
+
+
+def _unknown(ctx: Context) -> UnknownReceipt:
+    ctx.receipt_limiter.failed()
+    return UnknownReceipt()
 
 
 def _attachment_info(case_key, attachments) -> list[AttachmentInfo]:
@@ -108,7 +114,7 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
             select(CheckIn).where(CheckIn.case_id == case.id, CheckIn.answered_on.is_(None)).order_by(CheckIn.days_after_closure)
         )).all()
     if case is None:
-        raise UnknownReceipt()
+        raise _unknown(ctx)
     case_key = keys.open_grant(case.grants[0].sealed_key, reporter.private_key)
     messages = [
         ThreadMessage(
@@ -168,7 +174,7 @@ async def send_reporter_message(
             await session.execute(select(Case.id, Case.public_key).where(Case.receipt_lookup == reporter.lookup_id))
         ).one_or_none()
     if found is None:
-        raise UnknownReceipt()
+        raise _unknown(ctx)
     case_id, public = found.id, PublicKey(found.public_key)
     # Encrypt before the write transaction, so the write lock waits on no file.
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)
@@ -201,7 +207,7 @@ async def answer_check_in(
     async with session.begin():
         case_id = await session.scalar(select(Case.id).where(Case.receipt_lookup == reporter.lookup_id))
         if case_id is None:
-            raise UnknownReceipt()
+            raise _unknown(ctx)
         pending = (await session.scalars(
             select(CheckIn).where(CheckIn.case_id == case_id, CheckIn.answered_on.is_(None))
         )).all()

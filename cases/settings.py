@@ -55,6 +55,8 @@ class Settings:
     # Failed staff logins per minute, all accounts together, before every
     # login is refused for a while (per process; accounts also lock alone).
     login_failures_per_minute: int = 30
+    # Unknown receipts per minute, site-wide, before every receipt lookup waits a minute.
+    receipt_failures_per_minute: int = 120
     # Reports in these categories are granted to the Audit Committee as well
     # as the Compliance Officer (its duty for accounting complaints).
     audit_committee_categories: tuple[str, ...] = ("books_records", "internal_controls")
@@ -111,6 +113,7 @@ class Settings:
             "feedback_months": int,
             "organisation": str,
             "login_failures_per_minute": int,
+            "receipt_failures_per_minute": int,
             "audit_committee_categories": _list,
             "hr_match_key": _key,
             "hr_api_token": str,

@@ -15,11 +15,14 @@ from cases.intake import TEXT_FIELDS, file_report, parse_report
 from cases.mailbox import answer_check_in as mailbox_answer_check_in
 from cases.mailbox import read_mailbox, send_reporter_message
 from cases.models import CATEGORIES
+from cases.throttle import TooManyReceipts
 from cases.web import CSRF_FIELD, check_cross_site, check_csrf, render
 
 from .bodies import SubmittedForm, check_oversize, read_form
 
 HONEYPOT = "website"
+# Answered with the receipt form again, and what was wrong.
+RECEIPT_PROBLEMS = (InvalidReceipt, UnknownReceipt, TooManyReceipts)
 
 
 def _limits(request: Request) -> dict:
@@ -110,7 +113,7 @@ async def _mailbox_page(request: Request, receipt: str, *, notice=None, values=N
     try:
         async with ctx.sessions() as session:
             mailbox = await read_mailbox(session, ctx, receipt)
-    except (InvalidReceipt, UnknownReceipt) as problem:
+    except RECEIPT_PROBLEMS as problem:
         return _login_page(request, receipt, problem)
     context = {
         **_limits(request),
@@ -153,7 +156,7 @@ async def send_message(request: Request) -> Response:
                 uploads=form.uploads,
                 today=today(),
             )
-    except (InvalidReceipt, UnknownReceipt) as error:
+    except RECEIPT_PROBLEMS as error:
         return _login_page(request, receipt, error)
     except (InvalidInput, TooLarge, CsrfFailed) as error:
         return await _mailbox_page(request, receipt, values=form.fields, error=error)
@@ -173,7 +176,7 @@ async def answer_check_in(request: Request) -> Response:
             await mailbox_answer_check_in(
                 session, ctx, receipt, int(form.get("check_in")), form.get("answer") == "yes", today()
             )
-    except (InvalidReceipt, UnknownReceipt) as error:
+    except RECEIPT_PROBLEMS as error:
         return _login_page(request, receipt, error)
     except (InvalidInput, CsrfFailed) as error:
         return await _mailbox_page(request, receipt, error=error)

@@ -13,6 +13,7 @@ import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -34,6 +35,7 @@ CHEAP_ARGON2 = Argon2Params(opslimit=1, memlimit=8192)
 CLIENT_ADDRESS = "203.0.113.77"
 USER_AGENT = "SpeakupTestBrowser/9.9 (fingerprint-5e1f7a)"
 STAFF_PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parent.parent
 RECEIPT = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}\b")
 
 

@@ -1,0 +1,183 @@
+"""The pages in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+The reporter never has JavaScript. Screenshots of each page go to
+test-artifacts/screenshots/. axe-core (from the npm registry, tests/browser/)
+checks the reporter's pages for serious accessibility problems; it is injected
+with the page's CSP bypassed, since the CSP rightly allows no script at all.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from cases.context import Context, today
+from cases.installation import initialise
+from cases.settings import Settings
+from cases.staff import create_staff
+from cli import migrate
+from tests.conftest import CHEAP_ARGON2, ROOT, STAFF_PASSWORD
+from tests.test_crash import free_port, start_server, wait_until_up
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright is not installed (pip install playwright)")
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture
+async def site(tmp_path):
+    """A real server (uvicorn, as `speakup serve` runs it) on loopback, over SQLite, with a Compliance Officer."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/speakup.db"
+    settings = Settings(database_url=url, data_dir=tmp_path, argon2=CHEAP_ARGON2)
+    import asyncio
+
+    await asyncio.to_thread(migrate, settings)
+    ctx = Context(settings)
+    async with ctx.sessions() as session:
+        await initialise(session, today())
+    async with ctx.sessions() as session:
+        await create_staff(session, ctx, email="co@example.test", role="compliance_officer", password=STAFF_PASSWORD)
+    await ctx.close()
+    env = {**os.environ, "SPEAKUP_DATABASE_URL": url, "SPEAKUP_DATA_DIR": str(tmp_path), "SPEAKUP_ARGON2_OPSLIMIT": "1",
+           "SPEAKUP_ARGON2_MEMLIMIT": "8192", "SPEAKUP_WORKER_IN_APP": "false", "SPEAKUP_SECURE_COOKIES": "false"}
+    port = free_port()
+    server = start_server(env, port)
+    try:
+        await wait_until_up(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture
+async def browser():
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        await browser.close()
+
+
+async def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+async def file_report(page, site: str) -> str:
+    await page.goto(site + "/")
+    await shot(page, "01-start")
+    await page.click("text=Make a report")
+    await page.select_option("#category", "third_party")
+    await page.fill("#summary", "Distributor kickbacks")
+    await page.fill("#details", "The distributor pays the procurement officer 5% of every order.")
+    await page.fill("#country", "Kenya")
+    await page.check("input[name=foreign_official_involved][value=yes]")
+    await page.set_input_files("#attachments", files=[{"name": "invoice.txt", "mimeType": "text/plain", "buffer": b"INV-1"}])
+    await shot(page, "02-report-form")
+    await page.click("button:has-text('Send report')")
+    await page.wait_for_selector(".receipt code")
+    await shot(page, "03-receipt")
+    return (await page.inner_text(".receipt code")).strip()
+
+
+async def open_follow_up(page, site: str, receipt: str) -> None:
+    await page.goto(site + "/follow-up")
+    await page.fill("#receipt", receipt.lower().replace("-", " "))
+    await page.click("button:has-text('Open my report')")
+    await page.wait_for_selector("h1:has-text('Your report')")
+
+
+async def test_reporter_flow_without_javascript(site, browser):
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    receipt = await file_report(page, site)
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", receipt)
+    await open_follow_up(page, site, receipt)
+    assert "Distributor kickbacks" in await page.content() and "invoice.txt" in await page.content()
+    await shot(page, "04-follow-up")
+    await page.fill("#body", "Since I reported, I have been left out of every meeting.")
+    await page.check("input[name=retaliation]")
+    await page.click("button:has-text('Send')")
+    await page.wait_for_selector("text=Your message was sent.")
+    assert await page.locator(".message.retaliation .flag").count() == 1
+    await shot(page, "05-retaliation-sent")
+    await context.close()
+
+
+async def test_staff_flow_then_the_reporter_reads_the_reply(site, browser):
+    reporter = await browser.new_context(java_script_enabled=False)
+    reporter_page = await reporter.new_page()
+    receipt = await file_report(reporter_page, site)
+
+    staff = await browser.new_context()
+    page = await staff.new_page()
+    await page.goto(site + "/staff/login")
+    await page.fill("#email", "co@example.test")
+    await page.fill("#password", STAFF_PASSWORD)
+    await page.click("button:has-text('Log in')")
+    await page.wait_for_selector("img.qr")
+    await shot(page, "10-staff-enrol")
+    secret = (await page.inner_text("code.secret")).replace(" ", "")
+    await page.fill("#code", pyotp.TOTP(secret).now())
+    await page.click("button:has-text('Confirm')")
+    await page.wait_for_selector("h1:has-text('Cases')")
+    await shot(page, "11-staff-cases")
+    await page.click("table.cases a")
+    await page.wait_for_selector("text=Distributor kickbacks")
+    await page.click("button:has-text('Acknowledge receipt')")
+    await page.wait_for_selector("text=Done: acknowledge.")
+    await page.fill("#reply", "Thank you. Which orders do you mean?")
+    await page.click("button:has-text('Send reply')")
+    await page.wait_for_selector("text=Done: reply.")
+    await shot(page, "12-staff-case")
+
+    await open_follow_up(reporter_page, site, receipt)
+    content = await reporter_page.content()
+    assert "Thank you. Which orders do you mean?" in content and "Acknowledged" in content
+    await shot(reporter_page, "13-reporter-reads-reply")
+    await staff.close()
+    await reporter.close()
+
+
+async def test_headers_the_browser_sees(site, browser):
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    for path in ("/", "/report", "/follow-up", "/staff/login", "/nowhere"):
+        response = await page.goto(site + path)
+        headers = await response.all_headers()
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert "script-src" not in headers["content-security-policy"]
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "server" not in headers  # no software banner
+    await context.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm install --prefix tests/browser)")
+async def test_reporter_pages_have_no_serious_accessibility_problems(site, browser):
+    context = await browser.new_context(bypass_csp=True)  # only to inject axe; the pages run no script of ours
+    page = await context.new_page()
+    found = {}
+    for path in ("/", "/report", "/follow-up"):
+        await page.goto(site + path)
+        await page.add_script_tag(path=str(AXE))
+        result = await page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        if serious:
+            found[path] = serious
+    assert found == {}
+    await context.close()

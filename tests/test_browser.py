@@ -6,9 +6,9 @@ checks the reporter's pages for serious accessibility problems; it is injected
 with the page's CSP bypassed, since the CSP rightly allows no script at all.
 """
 
+import asyncio
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pyotp
@@ -38,8 +38,6 @@ async def site(tmp_path):
     """A real server (uvicorn, as `speakup serve` runs it) on loopback, over SQLite, with a Compliance Officer."""
     url = f"sqlite+aiosqlite:///{tmp_path}/speakup.db"
     settings = Settings(database_url=url, data_dir=tmp_path, argon2=CHEAP_ARGON2)
-    import asyncio
-
     await asyncio.to_thread(migrate, settings)
     ctx = Context(settings)
     async with ctx.sessions() as session:

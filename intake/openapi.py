@@ -26,6 +26,22 @@ def _text(limit: int, description: str) -> dict:
     return {"type": "string", "maxLength": limit, "description": description}
 
 
+def _required_text(limit: int, description: str) -> dict:
+    # Not blank: surrounding spaces are trimmed, and nothing left is an error.
+    return {**_text(limit, description), "minLength": 1, "pattern": NOT_BLANK}
+
+
+NOT_BLANK = r"\S"
+# 16 symbols of Crockford base32 (I, L and O are read as 1, 1 and 0; U is not a symbol),
+# with any hyphens or spaces between them, in any case.
+RECEIPT = {
+    "type": "string",
+    "pattern": r"^[\s-]*(?:[0-9A-TV-Za-tv-z][\s-]*){16}$",
+    "description": "Case, hyphens and spaces do not matter.",
+    "example": "7KQ4-M2XD-9PZA-HN3F",
+}
+
+
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -45,6 +61,7 @@ _COMMON_ERRORS = {
 _ATTACHMENTS = {
     "type": "array",
     "description": "Files, each at most the configured size (10 MB by default), at most 5 per request by default.",
+    "maxItems": 5,
     "items": {
         "type": "object",
         "additionalProperties": False,
@@ -52,7 +69,13 @@ _ATTACHMENTS = {
         "properties": {
             "name": {"type": "string"},
             "content_type": {"type": "string"},
-            "data": {"type": "string", "contentEncoding": "base64"},
+            "data": {
+                "type": "string",
+                "contentEncoding": "base64",
+                "minLength": 4,
+                "maxLength": 1_000_000,
+                "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+            },
         },
     },
 }
@@ -174,8 +197,8 @@ SPEC = {
                 "required": ["category", "summary", "details"],
                 "properties": {
                     "category": {"type": "string", "enum": list(CATEGORIES)},
-                    "summary": _text(TEXT_FIELDS["summary"], "What happened, in one sentence."),
-                    "details": _text(TEXT_FIELDS["details"], "What happened, in full."),
+                    "summary": _required_text(TEXT_FIELDS["summary"], "What happened, in one sentence."),
+                    "details": _required_text(TEXT_FIELDS["details"], "What happened, in full."),
                     "occurred_on": _text(TEXT_FIELDS["occurred_on"], "When, as exactly as known."),
                     "country": _text(TEXT_FIELDS["country"], "Where."),
                     "people": _text(TEXT_FIELDS["people"], "People involved and their roles."),
@@ -196,8 +219,13 @@ SPEC = {
                     "identity": {
                         "type": ["object", "null"],
                         "additionalProperties": False,
-                        "description": "null for an anonymous report; name and contact for a confidential one.",
+                        "description": "null for an anonymous report; a name or a contact (or both) for a confidential one.",
                         "properties": {f: {"type": "string", "maxLength": n} for f, n in IDENTITY_FIELDS.items()},
+                        "anyOf": [
+                            {"type": "null"},
+                            {"type": "object", "required": ["name"], "properties": {"name": {"pattern": NOT_BLANK}}},
+                            {"type": "object", "required": ["contact"], "properties": {"contact": {"pattern": NOT_BLANK}}},
+                        ],
                     },
                     "attachments": _ATTACHMENTS,
                 },
@@ -206,7 +234,7 @@ SPEC = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["receipt", "check_in", "retaliation"],
-                "properties": {"receipt": {"type": "string"}, "check_in": {"type": "integer"}, "retaliation": {"type": "boolean"}},
+                "properties": {"receipt": RECEIPT, "check_in": {"type": "integer"}, "retaliation": {"type": "boolean"}},
             },
             "AdverseActions": {
                 "type": "object",
@@ -219,7 +247,7 @@ SPEC = {
                             "type": "object",
                             "required": ["employee_id", "action", "date"],
                             "properties": {
-                                "employee_id": {"type": "string"},
+                                "employee_id": {"type": "string", "pattern": NOT_BLANK},
                                 "action": {"type": "string", "enum": list(RETALIATION_FORMS)},
                                 "date": {"type": "string", "format": "date"},
                             },
@@ -231,18 +259,23 @@ SPEC = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["receipt"],
-                "properties": {"receipt": {"type": "string", "description": "Case, hyphens and spaces do not matter."}},
+                "properties": {"receipt": RECEIPT},
             },
             "ReporterMessage": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["receipt"],
+                "description": "A message, files, or both.",
                 "properties": {
-                    "receipt": {"type": "string"},
+                    "receipt": RECEIPT,
                     "body": {"type": "string", "maxLength": MAX_MESSAGE},
                     "retaliation": {"type": "boolean", "default": False, "description": "I am facing retaliation."},
                     "attachments": _ATTACHMENTS,
                 },
+                "anyOf": [
+                    {"required": ["body"], "properties": {"body": {"pattern": NOT_BLANK}}},
+                    {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+                ],
             },
             "Mailbox": {
                 "type": "object",

@@ -174,13 +174,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from asgi import create_app
 
     uvicorn.run(
-        create_app(settings),
+        # Several worker processes each build the app from the environment.
+        "asgi:app" if workers > 1 else create_app(settings),
+        workers=workers,
         host=host,
         port=port,
         # No access log: it would hold reporters' addresses and the times they came.
@@ -191,7 +193,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    serve(settings, args.host, args.port)
+    serve(settings, args.host, args.port, args.workers)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
         sub.set_defaults(handler=handler)
+        if name == "serve":
+            sub.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
         if name == "demo":
             sub.add_argument("--reports", type=int, default=50, help="demo reports to file (default 50)")
             sub.add_argument("--no-serve", action="store_true", help="set up the demo data and stop")

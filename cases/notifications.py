@@ -95,6 +95,16 @@ async def account_event(session: AsyncSession, settings: Settings, staff: Staff,
     await enqueue(session, settings, [staff.email], what, "Speakup: your account changed", texts[what], now)
 
 
+async def new_case_reader(session: AsyncSession, settings: Settings, staff: Staff, now: datetime) -> None:
+    """Someone became able to receive cases (a new account or a new role): every Compliance Officer
+    and Committee member hears of it, so an administrator cannot quietly give themselves reports."""
+    recipients = (await session.scalars(select(Staff.email).where(
+        Staff.role.in_(["compliance_officer", "audit_committee"]), Staff.active.is_(True), Staff.id != staff.id))).all()
+    await enqueue(session, settings, list(recipients), "new_case_reader", "Speakup: a new account can read cases",
+                  f"The account {staff.email} can now receive cases as {staff.role.replace('_', ' ')}. "
+                  "If you did not expect this, tell the Audit Committee.", now)
+
+
 async def reminders(session: AsyncSession, settings: Settings, today: date, now: datetime) -> int:
     """Deadline reminders, each once per case and deadline, to the managing grant holders."""
     added = 0

@@ -18,6 +18,8 @@ from .models import Staff, StaffSession
 from .settings import ROLES
 
 MIN_PASSWORD = 12
+# Roles that receive reports at intake.
+CASE_READERS = ("compliance_officer", "audit_committee")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -61,6 +63,8 @@ async def create_staff(
         session.add(staff)
         await session.flush()
         await audit.record(session, "staff.created", actor_id=actor_id, detail=f"staff {staff.id} as {role}")
+        if role in CASE_READERS:
+            await notifications.new_case_reader(session, ctx.settings, staff, ctx.now())
     return staff
 
 
@@ -99,6 +103,8 @@ async def update_staff(
         if role is not None and role != staff.role:
             changes.append(f"role {staff.role} -> {role}")
             staff.role = role
+            if role in CASE_READERS:
+                await notifications.new_case_reader(session, ctx.settings, staff, ctx.now())
         if reset_second_factor:
             staff.totp_box, staff.totp_last_step = None, None
             changes.append("second factor reset")

@@ -352,12 +352,18 @@ class Mailbox:
 
 
 @pytest.fixture
-def smtp(app):
+async def smtp(app, installed):
     from dataclasses import replace
+
+    from cases.outbox import send_due
 
     server = Mailbox()
     server.start()
     app.state.ctx.settings = replace(app.state.ctx.settings, smtp_url=server.url, mail_from="speakup@example.test")
+    from datetime import UTC, datetime
+
+    await send_due(app.state.ctx, datetime.now(UTC))  # the installation's own announcements, out of the way
+    server.messages.clear()
     yield server
     if server.hold is not None:
         server.hold.set()

@@ -96,6 +96,24 @@ async def test_account_events_mail_the_account(browsers, installed, smtp, clock,
     assert "was reset" in smtp.to(installed.investigator.email)[0].get_content()
 
 
+async def test_a_new_account_that_can_read_cases_is_announced_to_the_officers_and_the_committee(installed, smtp, clock):
+    from cases.staff import create_staff, update_staff
+
+    ctx = installed.ctx
+    async with ctx.sessions() as session:
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    async with ctx.sessions() as session:
+        await create_staff(session, ctx, email="shadow@example.test", role="compliance_officer", password=STAFF_PASSWORD,
+                           actor_id=admin.id)
+    async with ctx.sessions() as session:
+        await update_staff(session, ctx, admin.id, installed.investigator.id, role="audit_committee")
+    await deliver(installed, clock, hours=0)
+    announced = [m for m in smtp.to(installed.audit_committee.email) if m["Subject"] == "Speakup: a new account can read cases"]
+    assert len(announced) == 2 and "shadow@example.test" in announced[0].get_content()
+    assert len(smtp.to(installed.compliance_officer.email)) == 2
+    assert not smtp.to("admin@example.test")
+
+
 async def test_deadline_reminders_are_sent_once_per_deadline(client, installed, smtp, clock):
     ctx = installed.ctx
     today = clock().date()

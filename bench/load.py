@@ -30,16 +30,15 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from cases.context import Context, today
+from cases.installation import initialise
+from cases.intake import file_report, parse_report
+from cases.mailbox import read_mailbox
+from cases.models import Base
+from cases.settings import Settings
+from cases.staff import create_staff
 
-from cases.context import Context, today  # noqa: E402
-from cases.installation import initialise  # noqa: E402
-from cases.intake import file_report, parse_report  # noqa: E402
-from cases.mailbox import read_mailbox  # noqa: E402
-from cases.models import Base  # noqa: E402
-from cases.settings import Settings  # noqa: E402
-from cases.staff import create_staff  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 REPORT = {"category": "third_party", "summary": "Commission far above market", "details": "d" * 1500}
 CONCURRENCY = (1, 8, 32)

@@ -11,6 +11,7 @@ from crypto import boxes, files
 from . import audit
 from .access import NoSuchCase, granted_case
 from .auth import Identity
+from .retaliation import FlagRow
 from .errors import InvalidInput
 from .models import (
     Attachment,
@@ -77,19 +78,6 @@ class ProtectedView:
 
 
 @dataclass(frozen=True)
-class FlagView:
-    id: int
-    source: str
-    status: str
-    opened_on: date
-    respond_by: date
-    form: str | None
-    action_on: date | None
-    resolution: str | None
-    record: str
-
-
-@dataclass(frozen=True)
 class CaseFile:
     case: Case
     report: dict
@@ -99,7 +87,7 @@ class CaseFile:
     finding: FindingView | None
     outcomes: list[OutcomeView] = field(default_factory=list)
     protected: list[ProtectedView] = field(default_factory=list)
-    flags: list[FlagView] = field(default_factory=list)
+    flags: list[FlagRow] = field(default_factory=list)
     implicated: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -173,8 +161,8 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         ],
         protected=[ProtectedView(_text(case_key, p.name_box), p.role, p.added_on) for p in protected],
         flags=[
-            FlagView(f.id, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution,
-                     _text(case_key, f.resolution_box) if f.resolution_box else "")
+            FlagRow(f.id, case.reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on,
+                    f.resolution, _text(case_key, f.resolution_box) if f.resolution_box else "")
             for f in flags
         ],
         implicated=list(implicated),

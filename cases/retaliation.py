@@ -180,6 +180,7 @@ class FlagRow:
     form: str | None
     action_on: date | None
     resolution: str | None
+    record: str = ""  # the sealed record of a resolution, opened only on the case file
 
 
 async def list_flags(session: AsyncSession, identity: Identity, *, include_resolved: bool = False) -> list[FlagRow]:

@@ -130,7 +130,8 @@ async def test_hr_import_from_the_cli(client, browsers, installed, monkeypatch, 
         await asyncio.to_thread(cli.main, ["hr", "import", str(csv_file)])
 
 
-async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, browsers, installed, clock):
+async def closed_case(client, browsers, installed) -> tuple[Reporter, str]:
+    """A report taken through to closure by the Compliance Officer; its reporter and receipt."""
     reporter = Reporter(client)
     receipt = await reporter.file()
     reference = (await only_case(installed)).reference
@@ -139,6 +140,11 @@ async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, brows
         await officer.post(f"/staff/cases/{reference}/{step}")
     await officer.post(f"/staff/cases/{reference}/conclude", {"outcome": "unsubstantiated", "narrative": "Nothing found."})
     await officer.post(f"/staff/cases/{reference}/close")
+    return reporter, receipt
+
+
+async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, browsers, installed, clock):
+    reporter, receipt = await closed_case(client, browsers, installed)
     ctx = installed.ctx
     closed_on = (await only_case(installed)).closed_on
 
@@ -167,14 +173,7 @@ async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, brows
 
 
 async def test_a_no_to_a_check_in_opens_nothing(client, browsers, installed):
-    reporter = Reporter(client)
-    receipt = await reporter.file()
-    reference = (await only_case(installed)).reference
-    officer = await browsers(installed.compliance_officer)
-    for step in ("acknowledge", "investigate"):
-        await officer.post(f"/staff/cases/{reference}/{step}")
-    await officer.post(f"/staff/cases/{reference}/conclude", {"outcome": "unsubstantiated", "narrative": "Nothing."})
-    await officer.post(f"/staff/cases/{reference}/close")
+    _, receipt = await closed_case(client, browsers, installed)
     async with installed.ctx.sessions() as session:
         await deliver_check_ins(session, installed.ctx, (await only_case(installed)).closed_on + timedelta(days=31))
     body = (await client.post("/api/v1/follow-up", json={"receipt": receipt})).json()

@@ -101,9 +101,8 @@ def assert_no_canary(blob: bytes, canaries: dict[str, str], where: str) -> None:
             assert value.encode(encoding) not in blob, f"{label} canary readable in {where}"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: pg_dump, below
 async def test_sqlite_file_and_wal_hold_no_plaintext(client, reporter, settings, app):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite's files; PostgreSQL is checked by pg_dump")
     receipt, canaries = await file_canary_report(client, reporter)
     database = Path(make_url(settings.database_url).database)
     files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
@@ -119,9 +118,8 @@ async def test_sqlite_file_and_wal_hold_no_plaintext(client, reporter, settings,
             assert_no_canary(path.read_bytes() or b"\0", canaries, str(path))
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_pg_dump_holds_no_plaintext(client, reporter, settings):
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("pg_dump is for PostgreSQL; SQLite is checked by its files")
     receipt, canaries = await file_canary_report(client, reporter)
     url = make_url(settings.database_url).set(drivername="postgresql")
     dump = subprocess.run(

@@ -57,7 +57,6 @@ class Identity:
 
     staff: Staff
     private_key: PrivateKey
-    session_id: int
 
     def __repr__(self) -> str:
         return f"Identity(staff_id={self.staff.id})"
@@ -69,7 +68,6 @@ class Enrolment:
 
     staff: Staff
     totp_secret: str
-    session_id: int
 
 
 def new_totp_secret() -> str:
@@ -216,8 +214,8 @@ async def current_identity(session: AsyncSession, cookie: str | None, now: datet
         loaded = await _load(session, cookie, now)
     if loaded is None or loaded[0].state != "active":
         return None
-    row, staff, payload = loaded
-    return Identity(staff, PrivateKey(bytes.fromhex(payload["private_key"])), row.id)
+    _, staff, payload = loaded
+    return Identity(staff, PrivateKey(bytes.fromhex(payload["private_key"])))
 
 
 async def current_enrolment(session: AsyncSession, cookie: str | None, now: datetime) -> Enrolment | None:
@@ -225,8 +223,8 @@ async def current_enrolment(session: AsyncSession, cookie: str | None, now: date
         loaded = await _load(session, cookie, now)
     if loaded is None or loaded[0].state != "enrolling":
         return None
-    row, staff, payload = loaded
-    return Enrolment(staff, payload["totp"], row.id)
+    _, staff, payload = loaded
+    return Enrolment(staff, payload["totp"])
 
 
 async def confirm_enrolment(session: AsyncSession, cookie: str, code: str, now: datetime) -> str:

@@ -96,7 +96,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         async with ctx.sessions() as session:
             member = await create_staff(session, ctx, email=email, role=role, password=password)
         # Act as this member, as their login would let them.
-        staff[role] = Identity(member, await unlock(ctx, member, password), session_id=0)
+        staff[role] = Identity(member, await unlock(ctx, member, password))
     shown = []
     for number in range(count):
         category, summary, details, foreign = SCENARIOS[number % len(SCENARIOS)]

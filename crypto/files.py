@@ -15,7 +15,6 @@ from nacl.exceptions import CryptoError
 from .boxes import padded_length
 
 CHUNK = 64 * 1024
-KEY_BYTES = sodium.crypto_secretstream_xchacha20poly1305_KEYBYTES
 _HEADER = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 _ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES
 _MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE

@@ -125,7 +125,7 @@ async def installed(app) -> Installed:
 
 async def identity_of(installed: Installed, staff) -> Identity:
     """Act as a staff member without the web login (for setting up a case's history)."""
-    return Identity(staff, await unlock(installed.ctx, staff, STAFF_PASSWORD), session_id=0)
+    return Identity(staff, await unlock(installed.ctx, staff, STAFF_PASSWORD))
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 Fills a fresh database with N cases (default 100,000) granted to one
 Compliance Officer (bulk inserts of real-sized sealed rows, not N Argon2id
-runs), logs in through the real login and TOTP enrolment, then times pages
-in-process over httpx. Prints p50/p95 per page.
+runs), starts `speakup serve` (uvicorn) on it in its own process, logs in over
+loopback through the real login and TOTP enrolment, then times pages from
+this process. Prints p50/p95 per page.
 
     .venv/bin/python bench/caselist.py [--cases 100000] [--database-url URL]
 
@@ -14,6 +15,10 @@ beforehand) to measure PostgreSQL.
 
 import argparse
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 import random
 import re
 import statistics
@@ -26,8 +31,7 @@ import httpx
 import pyotp
 from sqlalchemy import insert, select
 
-from asgi import create_app
-from cases.context import today
+from cases.context import Context, today
 from cases.installation import initialise
 from cases.intake import file_report, parse_report
 from cases.models import CATEGORIES, Base, Case, Grant
@@ -82,6 +86,15 @@ async def fill(ctx, count: int) -> str:
     return template.reference
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 async def login(client: httpx.AsyncClient) -> None:
     await client.get("/staff/login")
     token = lambda: client.cookies.get("__Host-csrf") or client.cookies.get("csrf")  # noqa: E731
@@ -106,8 +119,7 @@ async def main(count: int, database_url: str | None, rounds: int) -> None:
         url = database_url or f"sqlite+aiosqlite:///{Path(directory)}/bench.db"
         # Cheap Argon2id: this measures the list, not logins.
         settings = Settings(database_url=url, data_dir=Path(directory), argon2=Argon2Params(1, 8192))
-        app = create_app(settings)
-        ctx = app.state.ctx
+        ctx = Context(settings)
         async with ctx.engine.begin() as connection:
             await connection.run_sync(Base.metadata.drop_all)
             await connection.run_sync(Base.metadata.create_all)
@@ -115,22 +127,39 @@ async def main(count: int, database_url: str | None, rounds: int) -> None:
         reference = await fill(ctx, count)
         async with ctx.engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")  # fresh statistics, as autovacuum would give
-        transport = httpx.ASGITransport(app=app)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="https://b") as client:
+        await ctx.close()
+        port = free_port()
+        env = {**os.environ, "SPEAKUP_DATABASE_URL": url, "SPEAKUP_DATA_DIR": directory, "SPEAKUP_WORKER_IN_APP": "false",
+               "SPEAKUP_SECURE_COOKIES": "false", "SPEAKUP_ARGON2_OPSLIMIT": "1", "SPEAKUP_ARGON2_MEMLIMIT": "8192"}
+        server = subprocess.Popen([sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}'])"],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        try:
+            client = httpx.AsyncClient(base_url=base)
             await login(client)
             pages = {
                 "list, newest first": "/staff/",
-                "list, page 200 (the last)": "/staff/?page=200",
+                "list, page 40 (the last listed)": "/staff/?page=40",
                 "list, overdue only": "/staff/?overdue=1",
                 "list, flagged, by category": "/staff/?flagged=1&category=third_party",
                 "list, sorted by feedback date": "/staff/?sort=feedback_by&status=investigating",
                 "case file": f"/staff/cases/{reference}",
             }
-            print(f"\n{'page':32} {'p50 ms':>8} {'p95 ms':>8}   ({rounds} requests each, in-process)")
+            print(f"\n{'page':32} {'p50 ms':>8} {'p95 ms':>8}   ({rounds} requests each, uvicorn over loopback)")
             for label, path in pages.items():
                 times = sorted(await timed(client, path, rounds))
                 p95 = times[max(0, int(len(times) * 0.95) - 1)]
                 print(f"{label:32} {statistics.median(times) * 1000:8.1f} {p95 * 1000:8.1f}")
+            await client.aclose()
+        finally:
+            server.terminate()
+            server.wait()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from .models import Case, Grant, Staff
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 2_000
 # Above this many grants, walk the cases in sort order (see the module doc).
 MANY_GRANTS = 1_000
 OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
@@ -91,8 +91,16 @@ def _state(active: bool, deadline: date, soon: timedelta, today: date) -> str:
     return "due" if deadline - today <= soon else ""
 
 
-async def list_cases(session: AsyncSession, identity: Identity, filters: Filters, today: date) -> tuple[list[Row], int]:
-    """One page of the cases this staff member holds a grant for, and how many match (at most COUNT_LIMIT + 1)."""
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    total: int  # at most COUNT_LIMIT + 1: more than COUNT_LIMIT is shown as such
+    number: int
+    pages: int
+
+
+async def list_cases(session: AsyncSession, identity: Identity, filters: Filters, today: date) -> Page:
+    """One page of the cases this staff member holds a grant for, with how many match."""
     require_role(identity, CASE_ROLES)
     mine = and_(Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id)
     held = await session.scalar(
@@ -120,7 +128,9 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
     total = await session.scalar(
         select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_LIMIT + 1).subquery())
     )
-    page, size = max(filters.page, 1), min(max(filters.page_size, 1), MAX_PAGE_SIZE)
+    size = min(max(filters.page_size, 1), MAX_PAGE_SIZE)
+    pages = max(1, -(-min(total, COUNT_LIMIT) // size))
+    page = min(max(filters.page, 1), pages)
     order = SORTS.get(filters.sort, SORTS["received"])
     result = await session.execute(query.order_by(order, Case.id.desc()).limit(size).offset((page - 1) * size))
     rows = [
@@ -131,4 +141,4 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
         )
         for row in result.all()
     ]
-    return rows, total
+    return Page(rows, total, page, pages)

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .. import discipline, escalation, retaliation, workflow
 from ..access import CASE_ROLES
-from ..caselist import COUNT_LIMIT, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Filters, list_cases
+from ..caselist import COUNT_LIMIT, PAGE_SIZE, SORTS, Filters, list_cases
 from ..casefile import download, open_case, reveal_identity
 from ..errors import InvalidInput
 from ..models import (
@@ -60,19 +60,18 @@ async def case_list(request: Request, me, form) -> Response:
         return RedirectResponse("/staff/admin", status_code=303)
     filters = _filters(request)
     async with request.app.state.ctx.sessions() as session:
-        rows, total = await list_cases(session, me, filters, now(request).date())
-    pages = max(1, -(-min(total, COUNT_LIMIT) // min(max(filters.page_size, 1), MAX_PAGE_SIZE)))
+        found = await list_cases(session, me, filters, now(request).date())
     query = {k: v for k, v in request.query_params.items() if k != "page"}
     return render(
         request,
         "staff/cases.html",
         {
             "me": me.staff,
-            "rows": rows,
-            "total": f"more than {COUNT_LIMIT:,}" if total > COUNT_LIMIT else f"{total:,}",
+            "rows": found.rows,
+            "total": f"more than {COUNT_LIMIT:,}" if found.total > COUNT_LIMIT else f"{found.total:,}",
             "filters": filters,
-            "page": filters.page,
-            "pages": pages,
+            "page": found.number,
+            "pages": found.pages,
             "query": "&".join(f"{quote(k)}={quote(v)}" for k, v in query.items()),
             "categories": CATEGORIES,
             "statuses": STATUSES,

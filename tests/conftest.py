@@ -332,10 +332,11 @@ class Mailbox:
             await asyncio.get_running_loop().run_in_executor(None, self.hold.wait)
         return "250 OK"
 
-    def start(self) -> None:
+    def start(self, **tls) -> None:
+        """Plain; or ``ssl_context=`` for implicit TLS; or ``tls_context=`` (and ``require_starttls=``) for STARTTLS."""
         from aiosmtpd.controller import Controller
 
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **tls)
         self.controller.start()
 
     def stop(self) -> None:

@@ -168,6 +168,45 @@ async def test_mail_server_down_then_up_delivers_everything_once(client, install
     assert await pending(installed) == []
 
 
+@pytest.fixture
+def certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1, trusted by this test's TLS clients."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # what the client trusts, as a CA bundle would be set
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.mark.parametrize("mode", ["implicit", "starttls"])
+async def test_mail_goes_over_tls_and_refuses_an_untrusted_server(client, installed, smtp, clock, certificate, monkeypatch, mode):
+    from dataclasses import replace
+
+    smtp.stop()
+    if mode == "implicit":
+        smtp.start(ssl_context=certificate)
+        url = f"smtps://127.0.0.1:{smtp.port}"
+    else:
+        smtp.start(tls_context=certificate, require_starttls=True)
+        url = f"smtp://127.0.0.1:{smtp.port}?starttls=require"
+    installed.ctx.settings = replace(installed.ctx.settings, smtp_url=url)
+    await Reporter(client).file()
+    assert await deliver(installed, clock) == 1
+    assert len(smtp.to(installed.compliance_officer.email)) == 1
+    # A server whose certificate is not trusted gets nothing, and the mail waits.
+    monkeypatch.delenv("SSL_CERT_FILE")
+    await Reporter(client).file()
+    assert await deliver(installed, clock) == 0
+    [waiting] = await pending(installed)
+    assert waiting.attempts == 1 and waiting.last_error
+
+
 async def test_a_crash_between_send_and_mark_loses_no_mail(client, installed, smtp, clock):
     """The server has the mail, the sender dies before marking it: it is sent again
     (the documented duplicate, with the same Message-ID), never lost."""

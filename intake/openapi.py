@@ -31,7 +31,9 @@ def _required_text(limit: int, description: str) -> dict:
     return {**_text(limit, description), "minLength": 1, "pattern": NOT_BLANK}
 
 
-NOT_BLANK = r"\S"
+# Something that is not white space, as Python's str.strip() sees it (which also strips
+# the separators U+001C-U+001F and U+0085 that a JSON Schema \s leaves alone).
+NOT_BLANK = r"[^\s\u001c-\u001f\u0085]"
 # 16 symbols of Crockford base32 (I, L and O are read as 1, 1 and 0; U is not a symbol),
 # with any hyphens or spaces between them, in any case.
 RECEIPT = {

@@ -369,3 +369,64 @@ async def smtp(app, installed):
     if server.hold is not None:
         server.hold.set()
     server.stop()
+
+
+class Server:
+    """`speakup serve` (uvicorn) in its own process on a loopback port, as in production."""
+
+    def __init__(self, env: dict) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.env = env
+        self.process = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{self.port}'])"],
+            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            try:
+                async with httpx.AsyncClient() as client:
+                    if (await client.get(self.base + "/")).status_code == 200:
+                        return
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("the server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+async def prepared_server(database_url: str, tmp_path, **settings: str) -> Server:
+    """A migrated, initialised database with a Compliance Officer, and a server for it (not yet started).
+
+    ``settings`` are extra SPEAKUP_* variables, by their lower-case names.
+    """
+    from cli import migrate
+
+    await asyncio.to_thread(migrate, Settings(database_url=database_url, data_dir=tmp_path))
+    ctx = Context(Settings(database_url=database_url, data_dir=tmp_path, argon2=CHEAP_ARGON2))
+    try:
+        async with ctx.sessions() as session:
+            await initialise(session, today())
+        async with ctx.sessions() as session:
+            await create_staff(session, ctx, email="co@example.test", role="compliance_officer", password=STAFF_PASSWORD)
+    finally:
+        await ctx.close()
+    env = {**os.environ, "SPEAKUP_DATABASE_URL": database_url, "SPEAKUP_DATA_DIR": str(tmp_path),
+           "SPEAKUP_ARGON2_OPSLIMIT": "1", "SPEAKUP_ARGON2_MEMLIMIT": "8192", "SPEAKUP_WORKER_IN_APP": "false"}
+    env.update({f"SPEAKUP_{name.upper()}": value for name, value in settings.items()})
+    return Server(env)

@@ -6,7 +6,6 @@ checks the reporter's pages for serious accessibility problems; it is injected
 with the page's CSP bypassed, since the CSP rightly allows no script at all.
 """
 
-import asyncio
 import os
 import re
 from pathlib import Path
@@ -14,13 +13,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from cases.context import Context, today
-from cases.installation import initialise
-from cases.settings import Settings
-from cases.staff import create_staff
-from cli import migrate
-from tests.conftest import CHEAP_ARGON2, ROOT, STAFF_PASSWORD
-from tests.test_crash import free_port, start_server, wait_until_up
+from tests.conftest import ROOT, STAFF_PASSWORD, prepared_server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -36,25 +29,12 @@ if not CHROMIUM.exists():
 @pytest.fixture
 async def site(tmp_path):
     """A real server (uvicorn, as `speakup serve` runs it) on loopback, over SQLite, with a Compliance Officer."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/speakup.db"
-    settings = Settings(database_url=url, data_dir=tmp_path, argon2=CHEAP_ARGON2)
-    await asyncio.to_thread(migrate, settings)
-    ctx = Context(settings)
-    async with ctx.sessions() as session:
-        await initialise(session, today())
-    async with ctx.sessions() as session:
-        await create_staff(session, ctx, email="co@example.test", role="compliance_officer", password=STAFF_PASSWORD)
-    await ctx.close()
-    env = {**os.environ, "SPEAKUP_DATABASE_URL": url, "SPEAKUP_DATA_DIR": str(tmp_path), "SPEAKUP_ARGON2_OPSLIMIT": "1",
-           "SPEAKUP_ARGON2_MEMLIMIT": "8192", "SPEAKUP_WORKER_IN_APP": "false", "SPEAKUP_SECURE_COOKIES": "false"}
-    port = free_port()
-    server = start_server(env, port)
+    server = await prepared_server(f"sqlite+aiosqlite:///{tmp_path}/speakup.db", tmp_path, secure_cookies="false")
+    await server.start()
     try:
-        await wait_until_up(port)
-        yield f"http://127.0.0.1:{port}"
+        yield server.base
     finally:
         server.kill()
-        server.wait()
 
 
 @pytest.fixture

@@ -11,14 +11,15 @@ from alembic import command
 from alembic.config import Config
 
 from cases import audit
-from cases.context import Context, today
+from cases.accounts import create_staff
+from cases.context import Context
 from cases.errors import SpeakupError
 from cases.installation import AlreadyInitialised, initialise, write_recovery_key
+from cases.outbox import send_due
 from cases.recovery import recover_staff
 from cases.retaliation import deliver_check_ins, import_adverse_actions, parse_adverse_actions, read_csv
-from cases.settings import ROLES, Settings
-from cases.outbox import send_due
-from cases.staff import create_staff
+from cases.settings import Settings
+from cases.vocabulary import ROLES
 from cases.worker import run_forever, run_jobs
 from crypto.keys import import_recovery_key
 
@@ -56,7 +57,7 @@ async def _init(settings: Settings, args: argparse.Namespace, passwords: list[st
     ctx = Context(settings)
     try:
         async with ctx.sessions() as session:
-            recovery = await initialise(session, today())
+            recovery = await initialise(session, ctx.today())
         # Write the recovery key before anything else can fail: it is shown nowhere else.
         write_recovery_key(args.recovery_key_file, recovery)
         await _add_staff(ctx, args.compliance_officer, "compliance_officer", passwords[0])
@@ -139,7 +140,7 @@ def cmd_hr_import(settings: Settings, args: argparse.Namespace) -> None:
         ctx = Context(settings)
         try:
             async with ctx.sessions() as session:
-                return await import_adverse_actions(session, ctx, actions, today())
+                return await import_adverse_actions(session, ctx, actions, ctx.today())
         finally:
             await ctx.close()
 
@@ -152,7 +153,7 @@ def cmd_check_ins(settings: Settings, args: argparse.Namespace) -> None:
         ctx = Context(settings)
         try:
             async with ctx.sessions() as session:
-                return await deliver_check_ins(session, ctx, today())
+                return await deliver_check_ins(session, ctx, ctx.today())
         finally:
             await ctx.close()
 
@@ -224,9 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     init.add_argument("--compliance-officer", required=True, metavar="EMAIL")
     init.add_argument("--audit-committee", required=True, metavar="EMAIL", help="the first Audit Committee member")
     init.add_argument("--recovery-key-file", type=Path, help="default: DATA_DIR/recovery-key.txt")
-    init.add_argument(
-        "--password-stdin", action="store_true", help="read the two passwords, one per line, from standard input"
-    )
+    init.add_argument("--password-stdin", action="store_true", help="read the two passwords, one per line, from standard input")
     init.set_defaults(handler=cmd_init)
 
     user = commands.add_parser("user", help="staff accounts").add_subparsers(dest="action", required=True)
@@ -252,9 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     hr_import.add_argument("file", type=Path)
     hr_import.set_defaults(handler=cmd_hr_import)
 
-    commands.add_parser("check-ins", help="deliver due post-closure check-ins (run daily)").set_defaults(
-        handler=cmd_check_ins
-    )
+    commands.add_parser("check-ins", help="deliver due post-closure check-ins (run daily)").set_defaults(handler=cmd_check_ins)
 
     worker = commands.add_parser("worker", help="send mail and run the daily jobs (when not inside the web process)")
     worker.add_argument("--once", action="store_true", help="one round, then stop (for cron)")

@@ -16,12 +16,12 @@ beforehand) to measure PostgreSQL.
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import random
 import re
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -31,12 +31,13 @@ import httpx
 import pyotp
 from sqlalchemy import insert, select
 
+from cases.accounts import create_staff
 from cases.context import Context, today
+from cases.filing import file_report, parse_report
 from cases.installation import initialise
-from cases.intake import file_report, parse_report
-from cases.models import CATEGORIES, Base, Case, Grant
+from cases.models import Base, Case, Grant
 from cases.settings import Settings
-from cases.staff import create_staff
+from cases.vocabulary import CATEGORIES
 from crypto.kdf import Argon2Params
 
 PASSWORD = "benchmark password"
@@ -70,14 +71,23 @@ async def fill(ctx, count: int) -> str:
         cases, grants = [], []
         for number in range(first, min(first + batch, count + 1)):
             received = date(2025, 1, 1) + timedelta(days=rng.randint(0, 690))
-            cases.append({
-                "id": number, "reference": f"{received.year}-{number:06d}", "category": rng.choice(list(CATEGORIES)),
-                "routing": "compliance_officer", "status": status_for(received, rng), "received_on": received,
-                "acknowledge_by": received + timedelta(days=7), "feedback_by": received + timedelta(days=97),
-                "public_key": template.public_key, "report_box": template.report_box,
-                "identity_box": template.identity_box, "receipt_lookup": number.to_bytes(32, "big"),
-                "retaliation_flag": rng.random() < 0.02,
-            })
+            cases.append(
+                {
+                    "id": number,
+                    "reference": f"{received.year}-{number:06d}",
+                    "category": rng.choice(list(CATEGORIES)),
+                    "routing": "compliance_officer",
+                    "status": status_for(received, rng),
+                    "received_on": received,
+                    "acknowledge_by": received + timedelta(days=7),
+                    "feedback_by": received + timedelta(days=97),
+                    "public_key": template.public_key,
+                    "report_box": template.report_box,
+                    "identity_box": template.identity_box,
+                    "receipt_lookup": number.to_bytes(32, "big"),
+                    "retaliation_flag": rng.random() < 0.02,
+                }
+            )
             grants.append({"case_id": number, "holder": "staff", "staff_id": officer.id, "sealed_key": grant.sealed_key})
         async with ctx.sessions() as session, session.begin():
             await session.execute(insert(Case), cases)
@@ -129,10 +139,22 @@ async def main(count: int, database_url: str | None, rounds: int) -> None:
             await connection.exec_driver_sql("ANALYZE")  # fresh statistics, as autovacuum would give
         await ctx.close()
         port = free_port()
-        env = {**os.environ, "SPEAKUP_DATABASE_URL": url, "SPEAKUP_DATA_DIR": directory, "SPEAKUP_WORKER_IN_APP": "false",
-               "SPEAKUP_SECURE_COOKIES": "false", "SPEAKUP_ARGON2_OPSLIMIT": "1", "SPEAKUP_ARGON2_MEMLIMIT": "8192"}
-        server = subprocess.Popen([sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}'])"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "SPEAKUP_DATABASE_URL": url,
+            "SPEAKUP_DATA_DIR": directory,
+            "SPEAKUP_WORKER_IN_APP": "false",
+            "SPEAKUP_SECURE_COOKIES": "false",
+            "SPEAKUP_ARGON2_OPSLIMIT": "1",
+            "SPEAKUP_ARGON2_MEMLIMIT": "8192",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}'])"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import httpx
 
+from cases.accounts import create_staff
 from cases.context import Context, today
+from cases.filing import file_report, parse_report
+from cases.follow_up import read_mailbox
 from cases.installation import initialise
-from cases.intake import file_report, parse_report
-from cases.mailbox import read_mailbox
 from cases.models import Base
 from cases.settings import Settings
-from cases.staff import create_staff
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,8 +93,13 @@ def peak_rss_kib(pid: int) -> int:
 
 def start(env: dict, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}', '--workers', '{workers}'])"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}', '--workers', '{workers}'])"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -128,16 +133,23 @@ async def main(args: argparse.Namespace) -> None:
         async with ctx.sessions() as session:
             receipts.append(await file_report(session, ctx, parse_report(REPORT), [], today()))
 
-    print(f"Speakup load benchmark: {url.split(':')[0]}, {args.workers} worker(s), Argon2id ops={settings.argon2.opslimit} "
-          f"mem={settings.argon2.memlimit >> 20} MiB, concurrency limit {settings.argon2_concurrency}, "
-          f"{os.cpu_count()} CPUs; medians of {args.runs} runs of {args.seconds:g} s")
+    print(
+        f"Speakup load benchmark: {url.split(':')[0]}, {args.workers} worker(s), Argon2id ops={settings.argon2.opslimit} "
+        f"mem={settings.argon2.memlimit >> 20} MiB, concurrency limit {settings.argon2_concurrency}, "
+        f"{os.cpu_count()} CPUs; medians of {args.runs} runs of {args.seconds:g} s"
+    )
     floors = [await floor(ctx, args.seconds, receipts) for _ in range(args.runs)]
     await ctx.close()
     file_floor = statistics.median(f[0] for f in floors), statistics.median(f[1] for f in floors)
     read_floor = statistics.median(f[2] for f in floors), statistics.median(f[3] for f in floors)
 
-    env = {**os.environ, "SPEAKUP_DATABASE_URL": url, "SPEAKUP_DATA_DIR": directory, "SPEAKUP_WORKER_IN_APP": "false",
-           "SPEAKUP_RECEIPT_FAILURES_PER_MINUTE": "1000000"}
+    env = {
+        **os.environ,
+        "SPEAKUP_DATABASE_URL": url,
+        "SPEAKUP_DATA_DIR": directory,
+        "SPEAKUP_WORKER_IN_APP": "false",
+        "SPEAKUP_RECEIPT_FAILURES_PER_MINUTE": "1000000",
+    }
     server, base = start(env, args.workers)
     try:
 
@@ -175,17 +187,21 @@ async def main(args: argparse.Namespace) -> None:
         answers = await burst()
         after = peak_rss_kib(pid)
         bound = settings.argon2_concurrency * settings.argon2.memlimit >> 10
-        print(f"\npeak RSS, 100 follow-ups at once: {before / 1024:.0f} MiB before, {after / 1024:.0f} MiB after "
-              f"(+{(after - before) / 1024:.0f} MiB; the semaphore's bound is +{bound / 1024:.0f} MiB "
-              f"plus request buffers); {sum(a.status_code == 200 for a in answers)}/100 answered")
+        print(
+            f"\npeak RSS, 100 follow-ups at once: {before / 1024:.0f} MiB before, {after / 1024:.0f} MiB after "
+            f"(+{(after - before) / 1024:.0f} MiB; the semaphore's bound is +{bound / 1024:.0f} MiB "
+            f"plus request buffers); {sum(a.status_code == 200 for a in answers)}/100 answered"
+        )
 
         print("\npage weight (no JavaScript on any page):")
         css = len(httpx.get(base + "/static/style.css").content)
         for path in ("/", "/report", "/follow-up"):
             page = httpx.get(base + path)
             scripts = page.text.count("<script")
-            print(f"  {path:12} {len(page.content):6,} bytes HTML + {css:,} bytes CSS = {len(page.content) + css:,} bytes, "
-                  f"2 requests, {scripts} scripts")
+            print(
+                f"  {path:12} {len(page.content):6,} bytes HTML + {css:,} bytes CSS = {len(page.content) + css:,} bytes, "
+                f"2 requests, {scripts} scripts"
+            )
     finally:
         server.terminate()
         server.wait()

@@ -50,7 +50,9 @@ async def main(rounds: int) -> None:
                     assert response.status_code == status
 
     def ms(values):
-        return f"{statistics.median(values) * 1000:7.1f} ms median, p95 {sorted(values)[int(len(values) * 0.95) - 1] * 1000:7.1f} ms"
+        return (
+            f"{statistics.median(values) * 1000:7.1f} ms median, p95 {sorted(values)[int(len(values) * 0.95) - 1] * 1000:7.1f} ms"
+        )
 
     print(f"Argon2id ops={settings.argon2.opslimit} mem={settings.argon2.memlimit // 2**20} MiB, {rounds} rounds")
     print(f"file a report          {ms(filing)}")

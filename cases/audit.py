@@ -15,11 +15,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import AuditEntry, AuditHead
+from .errors import Forbidden
+from .models import AuditEntry, AuditHead, Case, Staff
+from .vocabulary import AUDIT_READERS
+
+if TYPE_CHECKING:  # auth records logins here: a runtime import would be circular
+    from .auth import Identity
 
 GENESIS = bytes(32)
 
@@ -47,13 +53,11 @@ async def record(
     actor_id: int | None = None,
     case_id: int | None = None,
     detail: str = "",
-    at: datetime | None = None,
+    at: datetime,
 ) -> AuditEntry:
     """Append an entry inside the caller's transaction (so it commits, or not, with the event)."""
     head = await session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-    entry = AuditEntry(
-        at=at or datetime.now(UTC), actor_id=actor_id, action=action, case_id=case_id, detail=detail[:500]
-    )
+    entry = AuditEntry(at=at, actor_id=actor_id, action=action, case_id=case_id, detail=detail[:500])
     entry.entry_hash = entry_hash(head.entry_hash, entry)
     session.add(entry)
     await session.flush()
@@ -86,3 +90,53 @@ async def verify(session: AsyncSession) -> Verification:
     if head is None or (head.entry_id, head.entry_hash) != (last_id, previous):
         return Verification(count, None, "the newest entries were removed (the head does not match)", previous)
     return Verification(count, None, "", previous)
+
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    id: int
+    at: datetime
+    actor: str  # the staff member's e-mail, "reporter" or "system"
+    action: str
+    case: str | None  # the case reference
+    detail: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    entries: list[LoggedEntry]
+    number: int
+    pages: int
+    verification: Verification | None
+
+
+def _anonymous_actor(action: str) -> str:
+    return "reporter" if action.startswith(("report.", "reporter.")) else "system"
+
+
+async def read_log(session: AsyncSession, identity: "Identity", page: int, *, verify_chain: bool = False) -> LogPage:
+    """One page of the log, newest first, for administrators and the Audit Committee;
+    with ``verify_chain``, the whole chain checked too (a pass over the log: only when asked)."""
+    if identity.staff.role not in AUDIT_READERS:
+        raise Forbidden()
+    async with session.begin():
+        total = await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+        pages = max(1, -(-total // PAGE_SIZE))
+        number = min(max(page, 1), pages)
+        rows = await session.execute(
+            select(AuditEntry, Staff.email, Case.reference)
+            .outerjoin(Staff, Staff.id == AuditEntry.actor_id)
+            .outerjoin(Case, Case.id == AuditEntry.case_id)
+            .order_by(AuditEntry.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((number - 1) * PAGE_SIZE)
+        )
+        entries = [
+            LoggedEntry(e.id, e.at, email or _anonymous_actor(e.action), e.action, reference, e.detail)
+            for e, email, reference in rows.all()
+        ]
+        verification = await verify(session) if verify_chain else None
+    return LogPage(entries, number, pages, verification)

@@ -32,8 +32,8 @@ from . import audit, notifications
 from .context import Context
 from .errors import InvalidInput, SpeakupError
 from .models import Staff, StaffSession
-from .staff import check_password
 
+MIN_PASSWORD = 12
 IDLE_TIMEOUT = timedelta(minutes=30)
 FAILURES_BEFORE_LOCK = 5
 MAX_LOCK = timedelta(hours=1)
@@ -68,6 +68,11 @@ class Enrolment:
 
     staff: Staff
     totp_secret: str
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(fields={"password": f"Use at least {MIN_PASSWORD} characters."})
 
 
 def new_totp_secret() -> str:
@@ -120,7 +125,12 @@ async def _open_session(session: AsyncSession, staff: Staff, state: str, payload
 
 
 async def login(
-    session: AsyncSession, ctx: Context, email: str, password: str, code: str, now: datetime,
+    session: AsyncSession,
+    ctx: Context,
+    email: str,
+    password: str,
+    code: str,
+    now: datetime,
     previous_cookie: str | None = None,
 ) -> tuple[str, str]:
     """Check the credentials; return (cookie value, "active" or "enrolling"). Commits.
@@ -257,9 +267,7 @@ async def logout(session: AsyncSession, cookie: str | None, now: datetime) -> No
             await audit.record(session, "logout", actor_id=staff.id, at=now)
 
 
-async def change_password(
-    session: AsyncSession, ctx: Context, identity: Identity, current: str, new: str, now: datetime
-) -> None:
+async def change_password(session: AsyncSession, ctx: Context, identity: Identity, current: str, new: str, now: datetime) -> None:
     """Re-wrap the private key (and second factor) under the new password; end every session. Commits."""
     check_password(new)
     staff = identity.staff

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes, files
 
 from . import audit
-from .access import NoSuchCase, granted_case
+from .access import granted_case
 from .auth import Identity
-from .retaliation import FlagRow
-from .errors import InvalidInput
+from .errors import InvalidInput, NoSuchCase
+from .filing import Report
 from .models import (
     Attachment,
     Case,
@@ -25,6 +25,9 @@ from .models import (
     RetaliationFlag,
     Staff,
 )
+from .retaliation import FlagRow
+from .steps import allowed_steps
+from .vocabulary import ASSIGNABLE_ROLES, TAKE_OVER_ROLES
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class Entry:
-    sender: str  # reporter, staff or note
+    sender: str  # reporter, staff, note or system
     author: str | None
     body: str
     sent_on: date
@@ -78,9 +81,18 @@ class ProtectedView:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A staff member a step can name (assign to, take over to, implicate, grant despite a conflict)."""
+
+    id: int
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
 class CaseFile:
     case: Case
-    report: dict
+    report: Report
     attachments: list[FileInfo]
     thread: list[Entry]
     readers: list[Reader]
@@ -89,6 +101,9 @@ class CaseFile:
     protected: list[ProtectedView] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     implicated: list[str] = field(default_factory=list)
+    # The steps the reader may take now, and whom each step that names a colleague can name.
+    steps: frozenset[str] = frozenset()
+    candidates: dict[str, list[Candidate]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"CaseFile({self.case.reference})"
@@ -102,7 +117,7 @@ def _file_info(case_key, attachment: Attachment) -> FileInfo:
 async def open_case(session: AsyncSession, identity: Identity, reference: str, now: datetime) -> CaseFile:
     """Decrypt a case for a grant holder (not the reporter's identity: see ``reveal_identity``). Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference)
+        case, case_key = await granted_case(session, identity, reference, "view")
         emails = dict((await session.execute(select(Staff.id, Staff.email))).all())
         messages = (await session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))).all()
         attachments = (
@@ -114,14 +129,27 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
             )
         ).all()
         finding = await session.scalar(select(Finding).where(Finding.case_id == case.id))
-        outcomes = (await session.scalars(
-            select(DisciplinaryOutcome).where(DisciplinaryOutcome.case_id == case.id).order_by(DisciplinaryOutcome.id))).all()
-        protected = (await session.scalars(
-            select(ProtectedPerson).where(ProtectedPerson.case_id == case.id).order_by(ProtectedPerson.id))).all()
-        flags = (await session.scalars(
-            select(RetaliationFlag).where(RetaliationFlag.case_id == case.id).order_by(RetaliationFlag.id))).all()
-        implicated = (await session.scalars(
-            select(Staff.email).join(Implicated, Implicated.staff_id == Staff.id).where(Implicated.case_id == case.id))).all()
+        outcomes = (
+            await session.scalars(
+                select(DisciplinaryOutcome).where(DisciplinaryOutcome.case_id == case.id).order_by(DisciplinaryOutcome.id)
+            )
+        ).all()
+        protected = (
+            await session.scalars(select(ProtectedPerson).where(ProtectedPerson.case_id == case.id).order_by(ProtectedPerson.id))
+        ).all()
+        flags = (
+            await session.scalars(select(RetaliationFlag).where(RetaliationFlag.case_id == case.id).order_by(RetaliationFlag.id))
+        ).all()
+        implicated = (
+            await session.scalars(
+                select(Staff.email).join(Implicated, Implicated.staff_id == Staff.id).where(Implicated.case_id == case.id)
+            )
+        ).all()
+        staff = (
+            await session.scalars(
+                select(Staff).where(Staff.active.is_(True), Staff.role.in_(ASSIGNABLE_ROLES)).order_by(Staff.email)
+            )
+        ).all()
         await audit.record(session, "case.viewed", actor_id=identity.staff.id, case_id=case.id, at=now)
 
     by_message: dict[int | None, list[FileInfo]] = {}
@@ -149,24 +177,54 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         )
     return CaseFile(
         case=case,
-        report=boxes.unseal_json(case_key, case.report_box),
+        report=Report.unsealed(boxes.unseal_json(case_key, case.report_box)),
         attachments=by_message.get(None, []),
         thread=thread,
         readers=[Reader(email, role) for email, role in readers],
         finding=finding_view,
         outcomes=[
-            OutcomeView(_text(case_key, o.subject_box), o.subject_role, o.subject_type, o.action, o.effective_on,
-                        o.decided_by, _text(case_key, o.notes_box))
+            OutcomeView(
+                _text(case_key, o.subject_box),
+                o.subject_role,
+                o.subject_type,
+                o.action,
+                o.effective_on,
+                o.decided_by,
+                _text(case_key, o.notes_box),
+            )
             for o in outcomes
         ],
         protected=[ProtectedView(_text(case_key, p.name_box), p.role, p.added_on) for p in protected],
         flags=[
-            FlagRow(f.id, case.reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on,
-                    f.resolution, _text(case_key, f.resolution_box) if f.resolution_box else "")
+            FlagRow(
+                f.id,
+                case.reference,
+                f.source,
+                f.status,
+                f.opened_on,
+                f.respond_by,
+                f.form,
+                f.action_on,
+                f.resolution,
+                _text(case_key, f.resolution_box) if f.resolution_box else "",
+            )
             for f in flags
         ],
         implicated=list(implicated),
+        steps=allowed_steps(identity.staff.role, case),
+        candidates=_candidates(identity, case, [Candidate(s.id, s.email, s.role) for s in staff]),
     )
+
+
+def _candidates(identity: Identity, case: Case, staff: list[Candidate]) -> dict[str, list[Candidate]]:
+    """Whom each step may name: a leadership report never goes to a Compliance Officer, the Committee
+    takes over to its members or an investigator account, and nobody names themself as implicated."""
+    return {
+        "assign": [s for s in staff if not (case.routing == "audit_committee" and s.role == "compliance_officer")],
+        "take-over": [s for s in staff if s.role in TAKE_OVER_ROLES],
+        "implicate": [s for s in staff if s.id != identity.staff.id],
+        "override": staff,
+    }
 
 
 def _text(case_key, box: bytes) -> str:
@@ -179,10 +237,8 @@ async def reveal_identity(session: AsyncSession, identity: Identity, reference: 
     if len(reason) < 5:
         raise InvalidInput(fields={"reason": "Say why you need the reporter's identity."})
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference)
-        await audit.record(
-            session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now
-        )
+        case, case_key = await granted_case(session, identity, reference, "reveal")
+        await audit.record(session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
     return boxes.unseal_json(case_key, case.identity_box)
 
 
@@ -198,15 +254,17 @@ class Download:
 async def download(session: AsyncSession, identity: Identity, reference: str, attachment_id: int, now: datetime) -> Download:
     """An attachment, decrypted; logged. Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference)
-        attachment = await session.scalar(
-            select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id)
-        )
+        case, case_key = await granted_case(session, identity, reference, "download")
+        attachment = await session.scalar(select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id))
         if attachment is None:
             raise NoSuchCase("There is no such file in this case.")
         await audit.record(
-            session, "attachment.downloaded", actor_id=identity.staff.id, case_id=case.id,
-            detail=f"attachment {attachment.id}", at=now,
+            session,
+            "attachment.downloaded",
+            actor_id=identity.staff.id,
+            case_id=case.id,
+            detail=f"attachment {attachment.id}",
+            at=now,
         )
     meta = boxes.unseal_json(case_key, attachment.meta_box)
     return Download(meta["name"], files.decrypt(bytes.fromhex(meta["key"]), attachment.blob, meta["size"]))

@@ -9,24 +9,23 @@ sorting every case. Totals beyond ``COUNT_LIMIT`` are shown as "more than".
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from .access import CASE_ROLES, require_role
+from . import deadlines
+from .access import require_role
 from .auth import Identity
 from .models import Case, Grant, Staff
+from .vocabulary import ACKNOWLEDGE_SOON, CASE_ROLES, FEEDBACK_SOON, OPEN_STATUSES
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 COUNT_LIMIT = 2_000
 # Above this many grants, walk the cases in sort order (see the module doc).
 MANY_GRANTS = 1_000
-OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
-ACKNOWLEDGE_SOON = timedelta(days=2)
-FEEDBACK_SOON = timedelta(days=14)
 # Only these columns are read: no sealed box is loaded for a list page.
 LISTED = (
     Case.reference,
@@ -76,21 +75,6 @@ class Row:
     feedback_state: str
 
 
-def _overdue(today: date):
-    return or_(
-        and_(Case.status == "received", Case.acknowledge_by < today),
-        and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today),
-    )
-
-
-def _state(active: bool, deadline: date, soon: timedelta, today: date) -> str:
-    if not active:
-        return ""
-    if deadline < today:
-        return "overdue"
-    return "due" if deadline - today <= soon else ""
-
-
 @dataclass(frozen=True)
 class Page:
     rows: list[Row]
@@ -119,7 +103,7 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
     if filters.assignee is not None:
         query = query.where(Case.assignee_id.is_(None) if filters.assignee == 0 else Case.assignee_id == filters.assignee)
     if filters.overdue:
-        query = query.where(_overdue(today))
+        query = query.where(deadlines.overdue(today))
     if filters.flagged:
         query = query.where(Case.retaliation_flag.is_(True))
     if filters.committee:
@@ -136,8 +120,8 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
     rows = [
         Row(
             **row._asdict(),
-            acknowledge_state=_state(row.status == "received", row.acknowledge_by, ACKNOWLEDGE_SOON, today),
-            feedback_state=_state(row.status in ("received", *OPEN_STATUSES), row.feedback_by, FEEDBACK_SOON, today),
+            acknowledge_state=deadlines.state(row.status == "received", row.acknowledge_by, ACKNOWLEDGE_SOON, today),
+            feedback_state=deadlines.state(row.status in ("received", *OPEN_STATUSES), row.feedback_by, FEEDBACK_SOON, today),
         )
         for row in result.all()
     ]

@@ -50,9 +50,9 @@ def describe_size(size: int) -> str:
 def check_uploads(uploads: list[Upload], settings: Settings) -> None:
     if len(uploads) > settings.max_attachments:
         raise TooLarge(
-                f"At most {settings.max_attachments} files can be attached at a time.",
-                fields={"attachments": f"At most {settings.max_attachments} files; choose fewer."},
-            )
+            f"At most {settings.max_attachments} files can be attached at a time.",
+            fields={"attachments": f"At most {settings.max_attachments} files; choose fewer."},
+        )
     for upload in uploads:
         if len(upload.data) > settings.max_attachment_bytes:
             limit = describe_size(settings.max_attachment_bytes)

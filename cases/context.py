@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .db import create_engine, session_factory
 from .errors import NotInitialised
-from .kdf import KeyDerivation
+from .kdf_pool import KdfPool
 from .models import Installation
 from .settings import Settings
 from .throttle import FailureLimiter, TooManyLogins, TooManyReceipts
@@ -29,7 +29,7 @@ class Context:
         self.settings = settings
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
-        self.kdf = KeyDerivation(settings.argon2, settings.argon2_concurrency)
+        self.kdf = KdfPool(settings.argon2, settings.argon2_concurrency)
         # The clock staff-side steps and the limits read; tests give the context a clock they can move.
         self.clock = lambda: datetime.now(UTC)
         seconds = lambda: self.clock().timestamp()  # noqa: E731
@@ -38,7 +38,12 @@ class Context:
         self._installation: InstallationKeys | None = None
 
     def now(self) -> datetime:
+        """Now, from the context's clock: the one clock of the domain (tests move it)."""
         return self.clock()
+
+    def today(self) -> date:
+        """Today in UTC: the only clock reporter-side records use."""
+        return self.clock().astimezone(UTC).date()
 
     async def installation(self) -> InstallationKeys:
         """The installation's salt and recovery key, read once (they never change)."""
@@ -52,8 +57,3 @@ class Context:
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-
-def today() -> date:
-    """Today in UTC: the only clock reporter-side records use."""
-    return datetime.now(UTC).date()

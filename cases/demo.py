@@ -5,18 +5,17 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from .context import Context, today
+from .accounts import create_staff, unlock
+from .auth import Identity
+from .context import Context
+from .discipline import OutcomeDraft, record_outcome
+from .escalation import escalate
+from .filing import file_report, parse_report
+from .follow_up import send_reporter_message
 from .installation import initialise, write_recovery_key
-from .intake import file_report, parse_report
-from .mailbox import send_reporter_message
 from .models import Case, Installation, Staff
 from .settings import Settings
-from .staff import create_staff
-from .auth import Identity
-from .staff import unlock
-from .discipline import record_outcome
-from .escalation import escalate
-from .workflow import acknowledge, conclude, move, write
+from .workflow import FindingDraft, acknowledge, conclude, move, write
 
 DEMO_STAFF = [
     ("compliance@demo.speakup.test", "compliance_officer", "demo-compliance-officer"),
@@ -26,35 +25,74 @@ DEMO_STAFF = [
 ]
 
 SCENARIOS = [
-    ("foreign_bribery", "Cash to a customs official to release a shipment",
-     "Our logistics agent said the shipment would only clear if we paid the inspector in cash. "
-     "The regional manager approved it by phone and it was booked as 'handling fees'.", "yes"),
-    ("gifts_hospitality", "Luxury trip for a ministry procurement officer",
-     "Before the tender decision, sales paid a week at a beach resort for the procurement officer and "
-     "his family. The invoice was split across three expense reports.", "yes"),
-    ("facilitation_payment", "Regular small payments to speed up visa processing",
-     "HR in the regional office pays about 50 dollars per visa to a clerk at the immigration office. "
-     "Nobody pre-approved it in writing and it is not recorded as such.", "yes"),
-    ("third_party", "Distributor commission far above the market rate",
-     "The new distributor gets 35% commission, where others get 8%. The distributor's owner is the brother "
-     "of an official at the state telecom operator that is our biggest customer.", "yes"),
-    ("donation_sponsorship", "Donation to a charity run by the mayor's wife",
-     "We donated to a foundation chaired by the mayor's wife two weeks before the permit for the new "
-     "warehouse was granted. The donation was not pre-approved by the Compliance Officer.", "unknown"),
-    ("books_records", "Consulting invoices with no work behind them",
-     "Quarterly consulting invoices from a company nobody has met are approved without any deliverable. "
-     "The amounts are just under the approval threshold.", "unknown"),
-    ("internal_controls", "Purchase orders split to avoid a second approval",
-     "A manager splits orders for the same supplier into several purchase orders under the limit, "
-     "so that finance never reviews them.", "no"),
-    ("gifts_hospitality", "Expensive watches given to officials at a trade fair",
-     "At the trade fair our booth handed out watches worth several hundred dollars each to visiting "
-     "officials from a state-owned utility.", "yes"),
-    ("retaliation", "Moved to a worse shift after raising a concern",
-     "After I asked my manager about unusual payments to an agent, I was moved to night shifts and "
-     "left out of meetings.", "no"),
-    ("other", "Pressure to backdate a contract",
-     "I was asked to backdate the signature page of an agency agreement so that it predates the first payment.", "unknown"),
+    (
+        "foreign_bribery",
+        "Cash to a customs official to release a shipment",
+        "Our logistics agent said the shipment would only clear if we paid the inspector in cash. "
+        "The regional manager approved it by phone and it was booked as 'handling fees'.",
+        "yes",
+    ),
+    (
+        "gifts_hospitality",
+        "Luxury trip for a ministry procurement officer",
+        "Before the tender decision, sales paid a week at a beach resort for the procurement officer and "
+        "his family. The invoice was split across three expense reports.",
+        "yes",
+    ),
+    (
+        "facilitation_payment",
+        "Regular small payments to speed up visa processing",
+        "HR in the regional office pays about 50 dollars per visa to a clerk at the immigration office. "
+        "Nobody pre-approved it in writing and it is not recorded as such.",
+        "yes",
+    ),
+    (
+        "third_party",
+        "Distributor commission far above the market rate",
+        "The new distributor gets 35% commission, where others get 8%. The distributor's owner is the brother "
+        "of an official at the state telecom operator that is our biggest customer.",
+        "yes",
+    ),
+    (
+        "donation_sponsorship",
+        "Donation to a charity run by the mayor's wife",
+        "We donated to a foundation chaired by the mayor's wife two weeks before the permit for the new "
+        "warehouse was granted. The donation was not pre-approved by the Compliance Officer.",
+        "unknown",
+    ),
+    (
+        "books_records",
+        "Consulting invoices with no work behind them",
+        "Quarterly consulting invoices from a company nobody has met are approved without any deliverable. "
+        "The amounts are just under the approval threshold.",
+        "unknown",
+    ),
+    (
+        "internal_controls",
+        "Purchase orders split to avoid a second approval",
+        "A manager splits orders for the same supplier into several purchase orders under the limit, "
+        "so that finance never reviews them.",
+        "no",
+    ),
+    (
+        "gifts_hospitality",
+        "Expensive watches given to officials at a trade fair",
+        "At the trade fair our booth handed out watches worth several hundred dollars each to visiting "
+        "officials from a state-owned utility.",
+        "yes",
+    ),
+    (
+        "retaliation",
+        "Moved to a worse shift after raising a concern",
+        "After I asked my manager about unusual payments to an agent, I was moved to night shifts and left out of meetings.",
+        "no",
+    ),
+    (
+        "other",
+        "Pressure to backdate a contract",
+        "I was asked to backdate the signature page of an agency agreement so that it predates the first payment.",
+        "unknown",
+    ),
 ]
 COUNTRIES = ["Mexico", "India", "Nigeria", "Indonesia", "Brazil", "Vietnam", "Egypt", "Kazakhstan", "Peru", "Philippines"]
 RECEIPTS_FILE = "demo-receipts.txt"
@@ -89,7 +127,7 @@ async def seed(settings: Settings, count: int = 50) -> str:
 async def _seed(ctx: Context, count: int, receipts_path) -> None:
     rng = random.Random(2011)  # the same demo every time
     async with ctx.sessions() as session:
-        recovery = await initialise(session, today())
+        recovery = await initialise(session, ctx.today())
     write_recovery_key(ctx.settings.data_dir / "recovery-key.txt", recovery)
     staff = {}
     for email, role, password in DEMO_STAFF:
@@ -100,7 +138,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
     shown = []
     for number in range(count):
         category, summary, details, foreign = SCENARIOS[number % len(SCENARIOS)]
-        received = today() - timedelta(days=rng.randint(0, 150))
+        received = ctx.today() - timedelta(days=rng.randint(0, 150))
         data = {
             "category": category,
             "summary": summary,
@@ -110,9 +148,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
             "foreign_official_involved": foreign,
             "amount": f"USD {rng.randint(1, 250) * 1000:,}" if category != "retaliation" else "",
             "concerns_leadership": number % 9 == 4,
-            "identity": {"name": f"Demo Reporter {number}", "contact": "a private phone number"}
-            if number % 4 == 1
-            else None,
+            "identity": {"name": f"Demo Reporter {number}", "contact": "a private phone number"} if number % 4 == 1 else None,
         }
         async with ctx.sessions() as session:
             receipt = await file_report(session, ctx, parse_report(data), [], received)
@@ -120,7 +156,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
             shown.append(receipt)
         async with ctx.sessions() as session:
             reference = await session.scalar(select(Case.reference).order_by(Case.id.desc()))
-        age = (today() - received).days
+        age = (ctx.today() - received).days
         handler = staff["audit_committee" if data["concerns_leadership"] else "compliance_officer"]
         if age > 7 and rng.random() < 0.75:
             acknowledged = _moment(received + timedelta(days=rng.randint(1, 7)))
@@ -128,16 +164,23 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
                 await acknowledge(session, ctx, handler, reference, acknowledged)
             async with ctx.sessions() as session:
                 await write(
-                    session, handler, reference,
+                    session,
+                    handler,
+                    reference,
                     "Thank you for your report. We are looking into it. Can you tell us who approved the payment?",
-                    note=False, now=acknowledged + timedelta(days=1),
+                    note=False,
+                    now=acknowledged + timedelta(days=1),
                 )
             if rng.random() < 0.5:
                 async with ctx.sessions() as session:
                     await send_reporter_message(
-                        session, ctx, receipt,
+                        session,
+                        ctx,
+                        receipt,
                         "It was approved by the regional sales director, by phone.",
-                        retaliation=False, uploads=[], today=received + timedelta(days=10),
+                        retaliation=False,
+                        uploads=[],
+                        today=received + timedelta(days=10),
                     )
                 async with ctx.sessions() as session:
                     await move(session, handler, reference, "investigate", acknowledged + timedelta(days=3))
@@ -145,9 +188,13 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         if number % 16 == 3:
             async with ctx.sessions() as session:
                 await send_reporter_message(
-                    session, ctx, receipt,
+                    session,
+                    ctx,
+                    receipt,
                     "Since my report my manager has excluded me from all client meetings.",
-                    retaliation=True, uploads=[], today=today(),
+                    retaliation=True,
+                    uploads=[],
+                    today=ctx.today(),
                 )
         if (number + 1) % 10 == 0:
             print(f"  filed {number + 1}/{count} demo reports", flush=True)
@@ -162,17 +209,23 @@ async def _further(ctx: Context, staff: dict, handler: Identity, reference: str,
         async with ctx.sessions() as session:
             await escalate(session, ctx, handler, reference, "Concerns a member of the executive team", start + timedelta(days=5))
         return
-    if number % 5 != 0 or start > _moment(today() - timedelta(days=40)):
+    if number % 5 != 0 or start > _moment(ctx.today() - timedelta(days=40)):
         return
     async with ctx.sessions() as session:
-        await conclude(session, handler, reference, "substantiated", "The payments were made and booked as fees.",
-                       "Agent fees were approved without documents.", start + timedelta(days=20))
-    async with ctx.sessions() as session:
-        await record_outcome(
-            session, handler, reference, subject=f"Demo Subject {number}", subject_role="Regional sales manager",
-            subject_type="employee", action=["written_reprimand", "suspension", "termination_of_employment"][number % 3],
-            effective_on=(start + timedelta(days=25)).date().isoformat(), decided_by="HR director",
-            notes="Decided after a hearing.", now=start + timedelta(days=25),
+        finding = FindingDraft.parse(
+            "substantiated", "The payments were made and booked as fees.", "Agent fees were approved without documents."
         )
+        await conclude(session, handler, reference, finding, start + timedelta(days=20))
+    async with ctx.sessions() as session:
+        outcome = OutcomeDraft(
+            subject=f"Demo Subject {number}",
+            subject_role="Regional sales manager",
+            subject_type="employee",
+            action=["written_reprimand", "suspension", "termination_of_employment"][number % 3],
+            effective_on=(start + timedelta(days=25)).date(),
+            decided_by="HR director",
+            notes="Decided after a hearing.",
+        )
+        await record_outcome(session, handler, reference, outcome, start + timedelta(days=25))
     async with ctx.sessions() as session:
         await move(session, handler, reference, "close", start + timedelta(days=30))

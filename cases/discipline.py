@@ -17,66 +17,77 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes
 
 from . import audit
-from .access import MANAGING_ROLES, granted_case, require_role
+from .access import granted_case, require_role
 from .auth import Identity
 from .errors import InvalidInput
-from .models import CATEGORIES, DISCIPLINARY_ACTIONS, FINDINGS, SUBJECT_TYPES, Case, DisciplinaryOutcome, Finding
-from .workflow import WrongStatus
+from .models import Case, DisciplinaryOutcome, Finding
+from .vocabulary import CATEGORIES, COMMITTEE_ROLES, DISCIPLINARY_ACTIONS, FINDINGS, SUBJECT_TYPES
 
-COMMITTEE = frozenset({"audit_committee"})
-
-
-def _parse_date(value: str, field: str, errors: dict) -> date | None:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        errors[field] = "Give a date as YYYY-MM-DD."
-        return None
+OUTCOME_FIELDS = ("subject", "subject_role", "subject_type", "action", "effective_on", "decided_by", "notes")
 
 
-async def record_outcome(
-    session: AsyncSession,
-    identity: Identity,
-    reference: str,
-    *,
-    subject: str,
-    subject_role: str,
-    subject_type: str,
-    action: str,
-    effective_on: str,
-    decided_by: str,
-    notes: str,
-    now: datetime,
-) -> None:
+@dataclass(frozen=True)
+class OutcomeDraft:
+    """One subject's disciplinary outcome as staff submit it, checked by ``parse``."""
+
+    subject: str
+    subject_role: str
+    subject_type: str
+    action: str
+    effective_on: date
+    decided_by: str
+    notes: str = ""
+
+    def __repr__(self) -> str:  # the subject's name and the notes are case content
+        return f"OutcomeDraft(action={self.action!r})"
+
+    @classmethod
+    def parse(
+        cls, *, subject: str, subject_role: str, subject_type: str, action: str, effective_on: str, decided_by: str, notes: str
+    ) -> "OutcomeDraft":
+        """Raises ``InvalidInput`` naming each bad field."""
+        errors: dict[str, str] = {}
+        subject, subject_role, decided_by = subject.strip(), subject_role.strip(), decided_by.strip()
+        if not subject:
+            errors["subject"] = "Name the subject (kept sealed)."
+        if not subject_role or len(subject_role) > 100:
+            errors["subject_role"] = "Give the subject's role or position (up to 100 characters)."
+        if subject_type not in SUBJECT_TYPES:
+            errors["subject_type"] = "Choose employee, officer, director or third party."
+        if action not in DISCIPLINARY_ACTIONS:
+            errors["action"] = "Choose an action from the policy's list."
+        if not decided_by or len(decided_by) > 100:
+            errors["decided_by"] = "Say who decided (the body or office, up to 100 characters)."
+        try:
+            effective = date.fromisoformat(effective_on.strip())
+        except ValueError:
+            errors["effective_on"] = "Give a date as YYYY-MM-DD."
+        if errors:
+            raise InvalidInput(fields=errors)
+        return cls(subject, subject_role, subject_type, action, effective, decided_by, notes.strip())
+
+
+async def record_outcome(session: AsyncSession, identity: Identity, reference: str, outcome: OutcomeDraft, now: datetime) -> None:
     """Add one subject's disciplinary outcome to a concluded (or closed) case. Commits."""
-    errors: dict[str, str] = {}
-    subject, subject_role, decided_by = subject.strip(), subject_role.strip(), decided_by.strip()
-    if not subject:
-        errors["subject"] = "Name the subject (kept sealed)."
-    if not subject_role or len(subject_role) > 100:
-        errors["subject_role"] = "Give the subject's role or position (up to 100 characters)."
-    if subject_type not in SUBJECT_TYPES:
-        errors["subject_type"] = "Choose employee, officer, director or third party."
-    if action not in DISCIPLINARY_ACTIONS:
-        errors["action"] = "Choose an action from the policy's list."
-    if not decided_by or len(decided_by) > 100:
-        errors["decided_by"] = "Say who decided (the body or office, up to 100 characters)."
-    effective = _parse_date(effective_on, "effective_on", errors)
-    if errors:
-        raise InvalidInput(fields=errors)
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
-        if case.status not in {"concluded", "closed"}:
-            raise WrongStatus("Discipline is recorded once the investigation is concluded.")
+        case, _ = await granted_case(session, identity, reference, "discipline")
         public = PublicKey(case.public_key)
         session.add(
             DisciplinaryOutcome(
-                case_id=case.id, subject_box=boxes.seal(public, subject.encode()), subject_role=subject_role,
-                subject_type=subject_type, action=action, effective_on=effective, decided_by=decided_by,
-                notes_box=boxes.seal(public, notes.strip().encode()), recorded_by=identity.staff.id,
+                case_id=case.id,
+                subject_box=boxes.seal(public, outcome.subject.encode()),
+                subject_role=outcome.subject_role,
+                subject_type=outcome.subject_type,
+                action=outcome.action,
+                effective_on=outcome.effective_on,
+                decided_by=outcome.decided_by,
+                notes_box=boxes.seal(public, outcome.notes.encode()),
+                recorded_by=identity.staff.id,
             )
         )
-        await audit.record(session, "discipline.recorded", actor_id=identity.staff.id, case_id=case.id, detail=action, at=now)
+        await audit.record(
+            session, "discipline.recorded", actor_id=identity.staff.id, case_id=case.id, detail=outcome.action, at=now
+        )
 
 
 @dataclass(frozen=True)
@@ -93,13 +104,19 @@ class RegisterRow:
 
 async def register(session: AsyncSession, identity: Identity, start: date, end: date) -> list[RegisterRow]:
     """Every outcome with an effective date in [start, end], for the Audit Committee; no sealed field is read."""
-    require_role(identity, COMMITTEE)
+    require_role(identity, COMMITTEE_ROLES)
     rows = await session.execute(
         select(Case.reference, Case.category, Finding.outcome, DisciplinaryOutcome)
         .join(Case, Case.id == DisciplinaryOutcome.case_id)
         .outerjoin(Finding, Finding.case_id == Case.id)
         .where(DisciplinaryOutcome.effective_on.between(start, end))
-        .order_by(Case.category, DisciplinaryOutcome.action, DisciplinaryOutcome.subject_type, DisciplinaryOutcome.effective_on, Case.reference)
+        .order_by(
+            Case.category,
+            DisciplinaryOutcome.action,
+            DisciplinaryOutcome.subject_type,
+            DisciplinaryOutcome.effective_on,
+            Case.reference,
+        )
     )
     return [
         RegisterRow(reference, category, finding or "", o.subject_type, o.subject_role, o.action, o.effective_on, o.decided_by)
@@ -135,8 +152,16 @@ async def export_csv(session: AsyncSession, identity: Identity, start: date, end
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for row in rows:
-        writer.writerow([
-            row.reference, CATEGORIES[row.category], FINDINGS.get(row.finding, ""), SUBJECT_TYPES[row.subject_type],
-            _cell(row.subject_role), DISCIPLINARY_ACTIONS[row.action], row.effective_on.isoformat(), _cell(row.decided_by),
-        ])
+        writer.writerow(
+            [
+                row.reference,
+                CATEGORIES[row.category],
+                FINDINGS.get(row.finding, ""),
+                SUBJECT_TYPES[row.subject_type],
+                _cell(row.subject_role),
+                DISCIPLINARY_ACTIONS[row.action],
+                row.effective_on.isoformat(),
+                _cell(row.decided_by),
+            ]
+        )
     return out.getvalue()

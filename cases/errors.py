@@ -1,8 +1,9 @@
-"""Typed domain errors. ``asgi.py`` maps them once to JSON or to an HTML page.
+"""Typed domain errors. Each face maps them once: to a JSON error or to a page.
 
 Each carries a stable machine ``code`` (the API's ``error`` field), the HTTP
 ``status`` it stands for, a human ``detail``, and for form input the
-per-field messages in ``fields``.
+per-field messages in ``fields``. Errors that only the web layer can meet
+(a bad form, a missing login) live in ``web/errors.py``.
 """
 
 
@@ -23,17 +24,6 @@ class InvalidInput(SpeakupError):
     detail = "Some fields need another look."
 
 
-class InvalidJSON(SpeakupError):
-    code = "invalid_json"
-    detail = "The body is not a JSON object."
-
-
-class UnsupportedMediaType(SpeakupError):
-    status = 415
-    code = "unsupported_media_type"
-    detail = "Send this request as the form or as application/json."
-
-
 class InvalidReceipt(SpeakupError):
     code = "invalid_receipt"
     detail = "A receipt is 16 letters and digits, like 7KQ4-M2XD-9PZA-HN3F."
@@ -51,30 +41,25 @@ class TooLarge(SpeakupError):
     detail = "The request is larger than this channel accepts."
 
 
-class CsrfFailed(SpeakupError):
-    status = 403
-    code = "csrf_failed"
-    detail = "This form has expired. Go back, reload the page and send it again; nothing was saved."
-
-
 class NotInitialised(SpeakupError):
     status = 503
     code = "not_initialised"
     detail = "This channel has not been set up yet (run `speakup init`)."
 
 
-class Unavailable(SpeakupError):
-    status = 503
-    code = "unavailable"
-    detail = "The channel cannot store reports right now. Nothing was saved; please try again in a few minutes."
+class NoSuchCase(SpeakupError):
+    status = 404
+    code = "not_found"
+    detail = "There is no such case, or you hold no grant for it."
 
 
-class MalformedBody(SpeakupError):
-    code = "malformed_body"
-    detail = "The form data could not be read. Nothing was saved; please send it again."
+class Forbidden(SpeakupError):
+    status = 403
+    code = "forbidden"
+    detail = "Your role does not allow this."
 
 
-class NotLoggedIn(SpeakupError):
-    status = 401
-    code = "not_logged_in"
-    detail = "Log in to continue; sessions end after 30 idle minutes."
+class WrongStatus(SpeakupError):
+    status = 409
+    code = "wrong_status"
+    detail = "The case is not in a status that allows this."

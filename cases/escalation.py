@@ -15,15 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes
 
 from . import audit, notifications
-from .access import MANAGING_ROLES, granted_case, require_role
+from .access import granted_case
 from .auth import Identity
 from .context import Context
 from .errors import InvalidInput
-from .models import Case, Grant, Implicated, Message, Staff
 from .grants import grant_to, revoke
-from .workflow import WrongStatus, _status, _today
-
-COMMITTEE = frozenset({"audit_committee"})
+from .models import Case, Grant, Implicated, Message, Staff
+from .vocabulary import TAKE_OVER_ROLES
+from .workflow import _status, _today
 
 
 def _reason(text: str, field: str = "reason") -> str:
@@ -35,8 +34,13 @@ def _reason(text: str, field: str = "reason") -> str:
 
 async def _note(session: AsyncSession, identity: Identity, case: Case, text: str, now: datetime) -> None:
     session.add(
-        Message(case_id=case.id, sender="note", staff_id=identity.staff.id, sent_on=_today(now),
-                body_box=boxes.seal(PublicKey(case.public_key), text.encode()))
+        Message(
+            case_id=case.id,
+            sender="note",
+            staff_id=identity.staff.id,
+            sent_on=_today(now),
+            body_box=boxes.seal(PublicKey(case.public_key), text.encode()),
+        )
     )
 
 
@@ -44,9 +48,7 @@ async def escalate(session: AsyncSession, ctx: Context, identity: Identity, refe
     """Hand the case to the Audit Committee: every active member gets the key. Commits. Returns grants added."""
     reason = _reason(reason)
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, roles=frozenset({"compliance_officer"}))
-        if case.status in {"escalated", "concluded", "closed"}:
-            raise WrongStatus("This case cannot be escalated in its present status.")
+        case, case_key = await granted_case(session, identity, reference, "escalate")
         members = (await session.scalars(select(Staff).where(Staff.role == "audit_committee", Staff.active.is_(True)))).all()
         if not members:
             raise InvalidInput(fields={"reason": "There is no active Audit Committee member to escalate to."})
@@ -67,9 +69,7 @@ async def return_to_officer(session: AsyncSession, identity: Identity, reference
     """The Committee sends an escalated case back, with instructions (kept as a note). Commits."""
     instructions = _reason(instructions, "instructions")
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=COMMITTEE)
-        if case.status != "escalated" or case.routing == "audit_committee":
-            raise WrongStatus("Only a case escalated from the Compliance Officer can be returned.")
+        case, _ = await granted_case(session, identity, reference, "return")
         await _note(session, identity, case, f"Returned by the Audit Committee with instructions: {instructions}", now)
         await audit.record(session, "case.returned", actor_id=identity.staff.id, case_id=case.id, at=now)
         await _status(session, identity, case, "investigating", now)
@@ -79,20 +79,29 @@ async def take_over(session: AsyncSession, identity: Identity, reference: str, a
     """The Committee investigates itself: the case goes to one of its members or to an
     investigator account (outside counsel, say), and the Compliance Officers lose it. Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, roles=COMMITTEE)
+        case, case_key = await granted_case(session, identity, reference, "take-over")
         assignee = await session.get(Staff, assignee_id)
-        if assignee is None or not assignee.active or assignee.role not in {"audit_committee", "investigator"}:
+        if assignee is None or not assignee.active or assignee.role not in TAKE_OVER_ROLES:
             raise InvalidInput(fields={"assignee": "Choose a Committee member or an investigator account."})
         await grant_to(session, identity, case, case_key, assignee, now)
-        officers = (await session.scalars(
-            select(Grant.staff_id).join(Staff, Staff.id == Grant.staff_id)
-            .where(Grant.case_id == case.id, Staff.role.in_(["compliance_officer", "investigator"]), Staff.id != assignee.id)
-        )).all()
+        officers = (
+            await session.scalars(
+                select(Grant.staff_id)
+                .join(Staff, Staff.id == Grant.staff_id)
+                .where(Grant.case_id == case.id, Staff.role.in_(["compliance_officer", "investigator"]), Staff.id != assignee.id)
+            )
+        ).all()
         for staff_id in officers:
             await revoke(session, identity, case, staff_id, now)
         case.assignee_id = assignee.id
-        await audit.record(session, "case.taken_over", actor_id=identity.staff.id, case_id=case.id,
-                           detail=f"assigned to staff {assignee.id}", at=now)
+        await audit.record(
+            session,
+            "case.taken_over",
+            actor_id=identity.staff.id,
+            case_id=case.id,
+            detail=f"assigned to staff {assignee.id}",
+            at=now,
+        )
         if case.status in {"received", "acknowledged", "escalated"}:
             await _status(session, identity, case, "investigating", now)
 
@@ -100,27 +109,33 @@ async def take_over(session: AsyncSession, identity: Identity, reference: str, a
 async def implicate(session: AsyncSession, identity: Identity, reference: str, staff_id: int, now: datetime) -> None:
     """Name a staff member the case implicates: their grant goes at once, and stays gone. Commits."""
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
+        case, _ = await granted_case(session, identity, reference, "implicate")
         staff = await session.get(Staff, staff_id)
         if staff is None or staff.role == "admin":
             raise InvalidInput(fields={"staff": "Choose a staff member."})
         if staff.id == identity.staff.id:
             raise InvalidInput(fields={"staff": "To step aside yourself, recuse."})
-        if await session.scalar(select(Implicated.id).where(Implicated.case_id == case.id, Implicated.staff_id == staff.id)) is None:
+        if (
+            await session.scalar(select(Implicated.id).where(Implicated.case_id == case.id, Implicated.staff_id == staff.id))
+            is None
+        ):
             session.add(Implicated(case_id=case.id, staff_id=staff.id, named_by=identity.staff.id, named_on=_today(now)))
         if await session.scalar(select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == staff.id)):
             await revoke(session, identity, case, staff.id, now)
         if case.assignee_id == staff.id:
             case.assignee_id = None
-        await audit.record(session, "staff.implicated", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff.id}", at=now)
+        await audit.record(
+            session, "staff.implicated", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff.id}", at=now
+        )
 
 
-async def override_grant(session: AsyncSession, identity: Identity, reference: str, staff_id: int, reason: str, now: datetime) -> None:
+async def override_grant(
+    session: AsyncSession, identity: Identity, reference: str, staff_id: int, reason: str, now: datetime
+) -> None:
     """An Audit Committee member grants a case to someone it implicates, with a logged reason. Commits."""
     reason = _reason(reason)
-    require_role(identity, COMMITTEE)
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, roles=COMMITTEE)
+        case, case_key = await granted_case(session, identity, reference, "override")
         staff = await session.get(Staff, staff_id)
         if staff is None or not staff.active:
             raise InvalidInput(fields={"staff": "Choose an active staff member."})

@@ -33,9 +33,17 @@ async def grant_to(
             raise Forbidden("Only an Audit Committee member can override a conflict of interest.")
     if await session.scalar(select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == staff.id)) is not None:
         return False
-    session.add(Grant(case_id=case.id, holder="staff", staff_id=staff.id, sealed_key=keys.grant(case_key, PublicKey(staff.public_key))))
-    await audit.record(session, "grant.override" if implicated else "grant.added", actor_id=identity.staff.id,
-                       case_id=case.id, detail=f"staff {staff.id}" + (f": {override[:200]}" if implicated else ""), at=now)
+    session.add(
+        Grant(case_id=case.id, holder="staff", staff_id=staff.id, sealed_key=keys.grant(case_key, PublicKey(staff.public_key)))
+    )
+    await audit.record(
+        session,
+        "grant.override" if implicated else "grant.added",
+        actor_id=identity.staff.id,
+        case_id=case.id,
+        detail=f"staff {staff.id}" + (f": {override[:200]}" if implicated else ""),
+        at=now,
+    )
     return True
 
 

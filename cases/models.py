@@ -25,68 +25,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .settings import ROLES
-
-CATEGORIES = {
-    "foreign_bribery": "Bribery of a foreign official",
-    "gifts_hospitality": "Improper gift, meal, travel or entertainment",
-    "facilitation_payment": "Facilitation payment",
-    "third_party": "Payment through a third party or intermediary",
-    "donation_sponsorship": "Charitable donation or sponsorship",
-    "books_records": "False or missing books and records",
-    "internal_controls": "Circumvention of internal controls",
-    "retaliation": "Retaliation against someone who reported",
-    "other": "Other",
-}
-ROUTINGS = ("compliance_officer", "audit_committee")
-STATUSES = ("received", "acknowledged", "investigating", "escalated", "concluded", "closed")
-HOLDERS = ("staff", "recovery", "reporter")
-# "note": an internal note of staff, never shown to the reporter;
-# "system": a message the system sends the reporter (a post-closure check-in).
-SENDERS = ("reporter", "staff", "note", "system")
-FINDINGS = {
-    "substantiated": "Substantiated",
-    "partly_substantiated": "Partly substantiated",
-    "unsubstantiated": "Unsubstantiated",
-    "insufficient_information": "Insufficient information",
-}
-SESSION_STATES = ("enrolling", "active")
-# Disciplinary actions, from the policy's "Disciplinary action" section.
-DISCIPLINARY_ACTIONS = {
-    "oral_reprimand": "Oral reprimand",
-    "written_reprimand": "Written reprimand",
-    "suspension": "Suspension",
-    "termination_of_employment": "Termination of employment",
-    "termination_of_relationship": "Termination of the business relationship",
-    "training": "Training",
-    "recovery_of_loss": "Recovery of loss",
-    "referral_to_authorities": "Referral to authorities",
-    "no_action": "No action",
-}
-SUBJECT_TYPES = {"employee": "Employee", "officer": "Officer", "director": "Director", "third_party": "Third party"}
-# Forms of retaliation, EU Directive 2019/1937 Art. 19.
-RETALIATION_FORMS = {
-    "suspension_dismissal": "Suspension, lay-off or dismissal",
-    "demotion": "Demotion or withheld promotion",
-    "transfer": "Transfer of duties, change of location",
-    "pay_hours": "Reduction in pay or change in working hours",
-    "training_withheld": "Withholding of training",
-    "negative_appraisal": "Negative appraisal or employment reference",
-    "disciplinary_measure": "Disciplinary measure, reprimand or penalty",
-    "coercion": "Coercion, intimidation, harassment or ostracism",
-    "discrimination": "Discrimination, disadvantage or unfair treatment",
-    "temporary_not_converted": "Failure to convert a temporary contract into a permanent one",
-    "not_renewed": "Failure to renew or early termination of a temporary contract",
-    "harm": "Harm, including to reputation, or financial loss",
-    "blacklisting": "Blacklisting",
-    "supply_contract_terminated": "Early termination or cancellation of a contract for goods or services",
-    "licence_cancelled": "Cancellation of a licence or permit",
-    "medical_referral": "Psychiatric or medical referral",
-}
-FLAG_SOURCES = ("reporter", "hr_match", "check_in")
-FLAG_STATUSES = ("open", "under_review", "resolved")
-FLAG_RESOLUTIONS = {"justified_grounds": "Justified grounds for the action found", "remedy": "Remedy provided"}
-PROTECTED_ROLES = {"reporter": "Confidential reporter", "witness": "Witness", "helper": "Person who helped"}
+from .vocabulary import (
+    CATEGORIES,
+    DISCIPLINARY_ACTIONS,
+    FINDINGS,
+    FLAG_SOURCES,
+    FLAG_STATUSES,
+    HOLDERS,
+    PROTECTED_ROLES,
+    ROLES,
+    ROUTINGS,
+    SENDERS,
+    SESSION_STATES,
+    STATUSES,
+    SUBJECT_TYPES,
+)
 
 
 def _in(column: str, values) -> str:
@@ -194,9 +147,7 @@ class Case(Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
 
     grants: Mapped[list["Grant"]] = relationship(back_populates="case", cascade="all, delete-orphan")
-    messages: Mapped[list["Message"]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="Message.id"
-    )
+    messages: Mapped[list["Message"]] = relationship(back_populates="case", cascade="all, delete-orphan", order_by="Message.id")
     attachments: Mapped[list["Attachment"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Attachment.id"
     )

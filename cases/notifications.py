@@ -11,17 +11,24 @@ to the next whole hour and stamped with the date only, so neither the outbox
 nor the mail's timing tells the minute the reporter acted.
 """
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import deadlines
 from .models import Case, Grant, OutboxMail, RetaliationFlag, Staff
 from .settings import Settings
-
-OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
-ACKNOWLEDGE_SOON = timedelta(days=2)
-FEEDBACK_SOON = timedelta(days=14)
+from .vocabulary import (
+    ACKNOWLEDGE_SOON,
+    CASE_ROLES,
+    COMMITTEE_ROLES,
+    FEEDBACK_SOON,
+    MANAGING_ROLES,
+    OPEN_STATUSES,
+    RECEIVING_ROLES,
+)
 
 
 def _next_hour(now: datetime) -> datetime:
@@ -33,8 +40,16 @@ def _about(settings: Settings, reference: str) -> str:
 
 
 async def enqueue(
-    session: AsyncSession, settings: Settings, recipients: list[str], kind: str, subject: str, text: str,
-    now: datetime, *, dedupe: str | None = None, reporter_caused: bool = False,
+    session: AsyncSession,
+    settings: Settings,
+    recipients: list[str],
+    kind: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    *,
+    dedupe: str | None = None,
+    reporter_caused: bool = False,
 ) -> int:
     """Add one mail per recipient inside the caller's transaction. Returns how many were new."""
     added = 0
@@ -43,48 +58,84 @@ async def enqueue(
         if key and await session.scalar(select(OutboxMail.id).where(OutboxMail.dedupe_key == key)) is not None:
             continue
         send_at = _next_hour(now) if reporter_caused else now
-        session.add(OutboxMail(
-            recipient=recipient, subject=subject, kind=kind, dedupe_key=key,
-            body=f"{text}\n\n{settings.base_url}/staff/\n\nThis mail carries no case content. Log in to see the case.\n",
-            created_at=datetime.combine(now.date(), time(0), tzinfo=UTC) if reporter_caused else now,
-            next_attempt_at=send_at, attempts=0, last_error="",
-        ))
+        session.add(
+            OutboxMail(
+                recipient=recipient,
+                subject=subject,
+                kind=kind,
+                dedupe_key=key,
+                body=f"{text}\n\n{settings.base_url}/staff/\n\nThis mail carries no case content. Log in to see the case.\n",
+                created_at=datetime.combine(now.date(), time(0), tzinfo=UTC) if reporter_caused else now,
+                next_attempt_at=send_at,
+                attempts=0,
+                last_error="",
+            )
+        )
         added += 1
     return added
 
 
-async def _holders(session: AsyncSession, case_id: int, roles: tuple[str, ...]) -> list[str]:
-    return list((await session.scalars(
-        select(Staff.email).join(Grant, Grant.staff_id == Staff.id)
-        .where(Grant.case_id == case_id, Staff.active.is_(True), Staff.role.in_(roles))
-    )).all())
+async def _holders(session: AsyncSession, case_id: int, roles: Collection[str]) -> list[str]:
+    return list(
+        (
+            await session.scalars(
+                select(Staff.email)
+                .join(Grant, Grant.staff_id == Staff.id)
+                .where(Grant.case_id == case_id, Staff.active.is_(True), Staff.role.in_(roles))
+            )
+        ).all()
+    )
 
 
 async def _committee(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(Staff.email).where(Staff.role == "audit_committee", Staff.active.is_(True)))).all())
+    return list((await session.scalars(select(Staff.email).where(Staff.role.in_(COMMITTEE_ROLES), Staff.active.is_(True)))).all())
 
 
 async def new_report(session: AsyncSession, settings: Settings, case: Case, now: datetime) -> None:
-    recipients = await _holders(session, case.id, ("compliance_officer", "audit_committee", "investigator"))
-    await enqueue(session, settings, recipients, "new_report", "Speakup: a new report has arrived",
-                  f"A new report{_about(settings, case.reference)} has arrived and is yours to read.", now,
-                  reporter_caused=True)
+    recipients = await _holders(session, case.id, CASE_ROLES)
+    await enqueue(
+        session,
+        settings,
+        recipients,
+        "new_report",
+        "Speakup: a new report has arrived",
+        f"A new report{_about(settings, case.reference)} has arrived and is yours to read.",
+        now,
+        reporter_caused=True,
+    )
 
 
 async def escalated(session: AsyncSession, settings: Settings, case: Case, now: datetime) -> None:
-    await enqueue(session, settings, await _committee(session), "escalation", "Speakup: a case was escalated to the Audit Committee",
-                  f"A case{_about(settings, case.reference)} has been escalated to the Audit Committee.", now)
+    await enqueue(
+        session,
+        settings,
+        await _committee(session),
+        "escalation",
+        "Speakup: a case was escalated to the Audit Committee",
+        f"A case{_about(settings, case.reference)} has been escalated to the Audit Committee.",
+        now,
+    )
 
 
-async def retaliation_flag(session: AsyncSession, settings: Settings, case: Case, now: datetime, *, reporter_caused: bool) -> None:
+async def retaliation_flag(
+    session: AsyncSession, settings: Settings, case: Case, now: datetime, *, reporter_caused: bool
+) -> None:
     """At once, to the Compliance Officer holding the case and the Committee; for a case routed
     to the Committee, to the Committee alone."""
     recipients = await _committee(session)
     if case.routing != "audit_committee":
         recipients += await _holders(session, case.id, ("compliance_officer",))
-    await enqueue(session, settings, recipients, "retaliation", "Speakup: someone may be facing retaliation",
-                  f"A retaliation flag{_about(settings, case.reference)} has been raised. Respond within "
-                  f"{settings.retaliation_response_days} days.", now, reporter_caused=reporter_caused)
+    await enqueue(
+        session,
+        settings,
+        recipients,
+        "retaliation",
+        "Speakup: someone may be facing retaliation",
+        f"A retaliation flag{_about(settings, case.reference)} has been raised. Respond within "
+        f"{settings.retaliation_response_days} days.",
+        now,
+        reporter_caused=reporter_caused,
+    )
 
 
 async def account_event(session: AsyncSession, settings: Settings, staff: Staff, what: str, now: datetime) -> None:
@@ -98,11 +149,21 @@ async def account_event(session: AsyncSession, settings: Settings, staff: Staff,
 async def new_case_reader(session: AsyncSession, settings: Settings, staff: Staff, now: datetime) -> None:
     """Someone became able to receive cases (a new account or a new role): every Compliance Officer
     and Committee member hears of it, so an administrator cannot quietly give themselves reports."""
-    recipients = (await session.scalars(select(Staff.email).where(
-        Staff.role.in_(["compliance_officer", "audit_committee"]), Staff.active.is_(True), Staff.id != staff.id))).all()
-    await enqueue(session, settings, list(recipients), "new_case_reader", "Speakup: a new account can read cases",
-                  f"The account {staff.email} can now receive cases as {staff.role.replace('_', ' ')}. "
-                  "If you did not expect this, tell the Audit Committee.", now)
+    recipients = (
+        await session.scalars(
+            select(Staff.email).where(Staff.role.in_(RECEIVING_ROLES), Staff.active.is_(True), Staff.id != staff.id)
+        )
+    ).all()
+    await enqueue(
+        session,
+        settings,
+        list(recipients),
+        "new_case_reader",
+        "Speakup: a new account can read cases",
+        f"The account {staff.email} can now receive cases as {staff.role.replace('_', ' ')}. "
+        "If you did not expect this, tell the Audit Committee.",
+        now,
+    )
 
 
 async def reminders(session: AsyncSession, settings: Settings, today: date, now: datetime) -> int:
@@ -110,22 +171,45 @@ async def reminders(session: AsyncSession, settings: Settings, today: date, now:
     added = 0
     soon_ack, soon_feedback = today + ACKNOWLEDGE_SOON, today + FEEDBACK_SOON
     rules = [
-        ("acknowledge_due", and_(Case.status == "received", Case.acknowledge_by >= today, Case.acknowledge_by <= soon_ack),
-         "Speakup: a report is due for acknowledgement", "A report{ref} must be acknowledged by {day}."),
-        ("acknowledge_overdue", and_(Case.status == "received", Case.acknowledge_by < today),
-         "Speakup: a report is overdue for acknowledgement", "A report{ref} was due for acknowledgement on {day}."),
-        ("feedback_due", and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by >= today, Case.feedback_by <= soon_feedback),
-         "Speakup: feedback to a reporter is due", "Feedback to the reporter of a case{ref} is due by {day}."),
-        ("feedback_overdue", and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today),
-         "Speakup: feedback to a reporter is overdue", "Feedback to the reporter of a case{ref} was due on {day}."),
+        (
+            "acknowledge_due",
+            and_(Case.status == "received", Case.acknowledge_by >= today, Case.acknowledge_by <= soon_ack),
+            "Speakup: a report is due for acknowledgement",
+            "A report{ref} must be acknowledged by {day}.",
+        ),
+        (
+            "acknowledge_overdue",
+            and_(Case.status == "received", Case.acknowledge_by < today),
+            "Speakup: a report is overdue for acknowledgement",
+            "A report{ref} was due for acknowledgement on {day}.",
+        ),
+        (
+            "feedback_due",
+            and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by >= today, Case.feedback_by <= soon_feedback),
+            "Speakup: feedback to a reporter is due",
+            "Feedback to the reporter of a case{ref} is due by {day}.",
+        ),
+        (
+            "feedback_overdue",
+            and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today),
+            "Speakup: feedback to a reporter is overdue",
+            "Feedback to the reporter of a case{ref} was due on {day}.",
+        ),
     ]
     for kind, condition, subject, text in rules:
         deadline = Case.acknowledge_by if kind.startswith("acknowledge") else Case.feedback_by
         for case_id, reference, day in (await session.execute(select(Case.id, Case.reference, deadline).where(condition))).all():
-            recipients = await _holders(session, case_id, ("compliance_officer", "audit_committee"))
-            added += await enqueue(session, settings, recipients, kind, subject,
-                                   text.format(ref=_about(settings, reference), day=day.isoformat()), now,
-                                   dedupe=f"{kind}:{case_id}:{day.isoformat()}")
+            recipients = await _holders(session, case_id, MANAGING_ROLES)
+            added += await enqueue(
+                session,
+                settings,
+                recipients,
+                kind,
+                subject,
+                text.format(ref=_about(settings, reference), day=day.isoformat()),
+                now,
+                dedupe=f"{kind}:{case_id}:{day.isoformat()}",
+            )
     return added
 
 
@@ -136,14 +220,25 @@ async def digests(session: AsyncSession, settings: Settings, today: date, now: d
     added = 0
     for staff in (await session.scalars(select(Staff).where(Staff.wants_digest.is_(True), Staff.active.is_(True)))).all():
         mine = select(Grant.case_id).where(Grant.staff_id == staff.id, Grant.holder == "staff")
-        overdue = await session.scalar(select(func.count()).select_from(Case).where(Case.id.in_(mine), or_(
-            and_(Case.status == "received", Case.acknowledge_by < today),
-            and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today))))
+        overdue = await session.scalar(select(func.count()).select_from(Case).where(Case.id.in_(mine), deadlines.overdue(today)))
         waiting = await session.scalar(select(func.count()).select_from(Case).where(Case.id.in_(mine), Case.status == "received"))
-        flags = await session.scalar(select(func.count()).select_from(RetaliationFlag).where(
-            RetaliationFlag.case_id.in_(mine), RetaliationFlag.status != "resolved"))
-        text = (f"Your Speakup digest for {today.isoformat()}:\n- reports awaiting acknowledgement: {waiting}\n"
-                f"- cases past a deadline: {overdue}\n- open retaliation flags: {flags}")
-        added += await enqueue(session, settings, [staff.email], "digest", "Speakup: daily digest", text, now,
-                               dedupe=f"digest:{staff.id}:{today.isoformat()}")
+        flags = await session.scalar(
+            select(func.count())
+            .select_from(RetaliationFlag)
+            .where(RetaliationFlag.case_id.in_(mine), RetaliationFlag.status != "resolved")
+        )
+        text = (
+            f"Your Speakup digest for {today.isoformat()}:\n- reports awaiting acknowledgement: {waiting}\n"
+            f"- cases past a deadline: {overdue}\n- open retaliation flags: {flags}"
+        )
+        added += await enqueue(
+            session,
+            settings,
+            [staff.email],
+            "digest",
+            "Speakup: daily digest",
+            text,
+            now,
+            dedupe=f"digest:{staff.id}:{today.isoformat()}",
+        )
     return added

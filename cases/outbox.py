@@ -83,12 +83,19 @@ async def send_due(ctx: Context, now: datetime) -> int:
         return 0
     server = SmtpServer.from_url(settings.smtp_url)
     async with ctx.sessions() as session, session.begin():
-        due = (await session.scalars(
-            select(OutboxMail)
-            .where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now,
-                   or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))
-            .order_by(OutboxMail.id).limit(BATCH).with_for_update(skip_locked=True)
-        )).all()
+        due = (
+            await session.scalars(
+                select(OutboxMail)
+                .where(
+                    OutboxMail.sent_at.is_(None),
+                    OutboxMail.next_attempt_at <= now,
+                    or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
+                )
+                .order_by(OutboxMail.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
         for mail in due:
             mail.claimed_until = now + CLAIM
     if not due:
@@ -96,8 +103,13 @@ async def send_due(ctx: Context, now: datetime) -> int:
 
     sent = 0
     client = aiosmtplib.SMTP(
-        hostname=server.host, port=server.port, use_tls=server.implicit_tls, start_tls=server.starttls,
-        username=server.username, password=server.password, timeout=30,
+        hostname=server.host,
+        port=server.port,
+        use_tls=server.implicit_tls,
+        start_tls=server.starttls,
+        username=server.username,
+        password=server.password,
+        timeout=30,
     )
     try:
         await client.connect()

@@ -6,7 +6,6 @@ factor is reset (it was wrapped under the old password) and their sessions end.
 """
 
 import secrets
-from datetime import UTC, datetime
 
 from nacl.public import PrivateKey, PublicKey
 from sqlalchemy import delete, select
@@ -16,15 +15,13 @@ from crypto import CryptoError, keys
 from crypto.kdf import SALT_BYTES
 
 from . import audit
+from .auth import check_password
 from .context import Context
 from .errors import InvalidInput
 from .models import Grant, Installation, Staff, StaffSession
-from .staff import check_password
 
 
-async def recover_staff(
-    session: AsyncSession, ctx: Context, email: str, recovery_key: PrivateKey, new_password: str
-) -> int:
+async def recover_staff(session: AsyncSession, ctx: Context, email: str, recovery_key: PrivateKey, new_password: str) -> int:
     """Give the account a new key pair and password; re-grant its cases. Returns how many. Commits."""
     check_password(new_password)
     salt = secrets.token_bytes(SALT_BYTES)
@@ -58,7 +55,10 @@ async def recover_staff(
         staff.failed_logins, staff.locked_until = 0, None
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
         await audit.record(
-            session, "password.recovered", case_id=None, detail=f"staff {staff.id}, {len(held)} grants renewed",
-            at=datetime.now(UTC),
+            session,
+            "password.recovered",
+            case_id=None,
+            detail=f"staff {staff.id}, {len(held)} grants renewed",
+            at=ctx.now(),
         )
     return len(held)

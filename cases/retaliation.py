@@ -26,14 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes
 
 from . import audit, deadlines, notifications
-from .access import CASE_ROLES, MANAGING_ROLES, Forbidden, NoSuchCase, granted_case
+from .access import granted_case
 from .auth import Identity
 from .context import Context
-from .errors import InvalidInput, SpeakupError
+from .errors import Forbidden, InvalidInput, NoSuchCase, SpeakupError
 from .models import (
-    FLAG_RESOLUTIONS,
-    PROTECTED_ROLES,
-    RETALIATION_FORMS,
     Case,
     CheckIn,
     Grant,
@@ -42,6 +39,7 @@ from .models import (
     RetaliationFlag,
 )
 from .settings import Settings
+from .vocabulary import CASE_ROLES, FLAG_RESOLUTIONS, PROTECTED_ROLES, RETALIATION_FORMS
 
 
 class NotConfigured(SpeakupError):
@@ -58,21 +56,33 @@ def employee_hash(settings: Settings, employee_id: str) -> bytes:
 
 
 async def open_flag(
-    session: AsyncSession, settings: Settings, case_id: int, source: str, now: datetime,
-    *, form: str | None = None, action_on: date | None = None,
+    session: AsyncSession,
+    settings: Settings,
+    case_id: int,
+    source: str,
+    now: datetime,
+    *,
+    form: str | None = None,
+    action_on: date | None = None,
 ) -> RetaliationFlag:
     """Open a flag inside the caller's transaction, due for a response in 7 days (a setting),
     and tell the Compliance Officer and the Audit Committee at once."""
     today = now.date()
     flag = RetaliationFlag(
-        case_id=case_id, source=source, opened_on=today, status="open",
-        respond_by=today + timedelta(days=settings.retaliation_response_days), form=form, action_on=action_on,
+        case_id=case_id,
+        source=source,
+        opened_on=today,
+        status="open",
+        respond_by=today + timedelta(days=settings.retaliation_response_days),
+        form=form,
+        action_on=action_on,
     )
     session.add(flag)
     await session.execute(Case.__table__.update().where(Case.id == case_id).values(retaliation_flag=True))
     await session.flush()
-    await audit.record(session, "flag.opened", case_id=case_id, detail=f"flag {flag.id} from {source}",
-                       at=audit.reporter_time(today))
+    await audit.record(
+        session, "flag.opened", case_id=case_id, detail=f"flag {flag.id} from {source}", at=audit.reporter_time(today)
+    )
     case = await session.get_one(Case, case_id)
     await notifications.retaliation_flag(session, settings, case, now, reporter_caused=source != "hr_match")
     return flag
@@ -82,8 +92,14 @@ async def open_flag(
 
 
 async def add_protected_person(
-    session: AsyncSession, ctx: Context, identity: Identity, reference: str,
-    employee_id: str, name: str, role: str, now: datetime,
+    session: AsyncSession,
+    ctx: Context,
+    identity: Identity,
+    reference: str,
+    employee_id: str,
+    name: str,
+    role: str,
+    now: datetime,
 ) -> None:
     """Protect someone of this case (the confidential reporter, a witness, a helper). Commits."""
     errors = {}
@@ -95,11 +111,17 @@ async def add_protected_person(
         raise InvalidInput(fields=errors)
     hashed = employee_hash(ctx.settings, employee_id)
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
-        session.add(ProtectedPerson(
-            case_id=case.id, employee_hash=hashed, name_box=boxes.seal(PublicKey(case.public_key), name.strip().encode()),
-            role=role, added_by=identity.staff.id, added_on=now.date(),
-        ))
+        case, _ = await granted_case(session, identity, reference, "protect")
+        session.add(
+            ProtectedPerson(
+                case_id=case.id,
+                employee_hash=hashed,
+                name_box=boxes.seal(PublicKey(case.public_key), name.strip().encode()),
+                role=role,
+                added_by=identity.staff.id,
+                added_on=now.date(),
+            )
+        )
         await audit.record(session, "protected.added", actor_id=identity.staff.id, case_id=case.id, detail=role, at=now)
 
 
@@ -147,22 +169,28 @@ async def import_adverse_actions(session: AsyncSession, ctx: Context, actions: l
     settings = ctx.settings
     async with session.begin():
         for action in actions:
-            people = (await session.execute(
-                select(ProtectedPerson.case_id, Case.received_on)
-                .join(Case, Case.id == ProtectedPerson.case_id)
-                .where(ProtectedPerson.employee_hash == employee_hash(settings, action.employee_id))
-            )).all()
+            people = (
+                await session.execute(
+                    select(ProtectedPerson.case_id, Case.received_on)
+                    .join(Case, Case.id == ProtectedPerson.case_id)
+                    .where(ProtectedPerson.employee_hash == employee_hash(settings, action.employee_id))
+                )
+            ).all()
             for case_id, received_on in people:
                 window_end = deadlines.add_months(received_on, settings.protection_months)
                 if not received_on <= action.on <= window_end:
                     continue
-                seen = await session.scalar(select(RetaliationFlag.id).where(
-                    RetaliationFlag.case_id == case_id, RetaliationFlag.source == "hr_match",
-                    RetaliationFlag.form == action.form, RetaliationFlag.action_on == action.on,
-                ))
+                seen = await session.scalar(
+                    select(RetaliationFlag.id).where(
+                        RetaliationFlag.case_id == case_id,
+                        RetaliationFlag.source == "hr_match",
+                        RetaliationFlag.form == action.form,
+                        RetaliationFlag.action_on == action.on,
+                    )
+                )
                 if seen is None:
                     await open_flag(session, settings, case_id, "hr_match", ctx.now(), form=action.form, action_on=action.on)
-        await audit.record(session, "hr.imported", detail=f"{len(actions)} rows checked")
+        await audit.record(session, "hr.imported", detail=f"{len(actions)} rows checked", at=ctx.now())
     return len(actions)
 
 
@@ -189,19 +217,24 @@ async def list_flags(session: AsyncSession, identity: Identity, *, include_resol
         raise Forbidden()
     query = select(RetaliationFlag, Case.reference).join(Case, Case.id == RetaliationFlag.case_id)
     if identity.staff.role != "audit_committee":
-        query = query.where(exists().where(and_(
-            Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id)))
+        query = query.where(
+            exists().where(and_(Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id))
+        )
     if not include_resolved:
         query = query.where(RetaliationFlag.status != "resolved")
     rows = await session.execute(query.order_by(RetaliationFlag.respond_by, RetaliationFlag.id))
-    return [FlagRow(f.id, reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution)
-            for f, reference in rows.all()]
+    return [
+        FlagRow(f.id, reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution)
+        for f, reference in rows.all()
+    ]
 
 
 async def _workable_flag(session: AsyncSession, identity: Identity, flag_id: int) -> tuple[RetaliationFlag, Case]:
-    row = (await session.execute(
-        select(RetaliationFlag, Case).join(Case, Case.id == RetaliationFlag.case_id).where(RetaliationFlag.id == flag_id)
-    )).one_or_none()
+    row = (
+        await session.execute(
+            select(RetaliationFlag, Case).join(Case, Case.id == RetaliationFlag.case_id).where(RetaliationFlag.id == flag_id)
+        )
+    ).one_or_none()
     if row is None:
         raise NoSuchCase("There is no such flag.")
     flag, case = row
@@ -209,7 +242,7 @@ async def _workable_flag(session: AsyncSession, identity: Identity, flag_id: int
         return flag, case
     if identity.staff.role != "compliance_officer":
         raise Forbidden()
-    await granted_case(session, identity, case.reference, roles=MANAGING_ROLES)  # 404 without the case's grant
+    await granted_case(session, identity, case.reference, "view")  # 404 without the case's grant
     return flag, case
 
 
@@ -219,7 +252,9 @@ async def review_flag(session: AsyncSession, identity: Identity, flag_id: int, n
         if flag.status != "open":
             raise InvalidInput(fields={"flag": "Only an open flag can be taken under review."})
         flag.status = "under_review"
-        await audit.record(session, "flag.reviewing", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {flag.id}", at=now)
+        await audit.record(
+            session, "flag.reviewing", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {flag.id}", at=now
+        )
 
 
 async def resolve_flag(
@@ -240,11 +275,15 @@ async def resolve_flag(
         flag.status, flag.resolution = "resolved", resolution
         flag.resolution_box = boxes.seal(PublicKey(case.public_key), record.strip().encode())
         flag.resolved_by, flag.resolved_on = identity.staff.id, now.date()
-        remaining = await session.scalar(select(RetaliationFlag.id).where(
-            RetaliationFlag.case_id == case.id, RetaliationFlag.status != "resolved", RetaliationFlag.id != flag.id))
+        remaining = await session.scalar(
+            select(RetaliationFlag.id).where(
+                RetaliationFlag.case_id == case.id, RetaliationFlag.status != "resolved", RetaliationFlag.id != flag.id
+            )
+        )
         case.retaliation_flag = remaining is not None
-        await audit.record(session, "flag.resolved", actor_id=identity.staff.id, case_id=case.id,
-                           detail=f"flag {flag.id}: {resolution}", at=now)
+        await audit.record(
+            session, "flag.resolved", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {flag.id}: {resolution}", at=now
+        )
 
 
 # Post-closure check-ins
@@ -262,11 +301,13 @@ async def deliver_check_ins(session: AsyncSession, ctx: Context, today: date) ->
     days = sorted(ctx.settings.check_in_days)
     delivered = 0
     async with session.begin():
-        closed = (await session.execute(
-            select(Case.id, Case.public_key, Case.closed_on).where(
-                Case.status == "closed", Case.closed_on.is_not(None), Case.closed_on <= today - timedelta(days=days[0])
+        closed = (
+            await session.execute(
+                select(Case.id, Case.public_key, Case.closed_on).where(
+                    Case.status == "closed", Case.closed_on.is_not(None), Case.closed_on <= today - timedelta(days=days[0])
+                )
             )
-        )).all()
+        ).all()
         for case_id, public_key, closed_on in closed:
             done = set((await session.scalars(select(CheckIn.days_after_closure).where(CheckIn.case_id == case_id))).all())
             due = [d for d in days if closed_on + timedelta(days=d) <= today and d not in done]
@@ -274,9 +315,16 @@ async def deliver_check_ins(session: AsyncSession, ctx: Context, today: date) ->
                 continue
             for d in due:
                 session.add(CheckIn(case_id=case_id, days_after_closure=d, delivered_on=today))
-            session.add(Message(case_id=case_id, sender="system", sent_on=today,
-                                body_box=boxes.seal(PublicKey(public_key), CHECK_IN_TEXT.format(days=due[-1]).encode())))
-            await audit.record(session, "check_in.delivered", case_id=case_id, detail=f"day {due[-1]}",
-                               at=audit.reporter_time(today))
+            session.add(
+                Message(
+                    case_id=case_id,
+                    sender="system",
+                    sent_on=today,
+                    body_box=boxes.seal(PublicKey(public_key), CHECK_IN_TEXT.format(days=due[-1]).encode()),
+                )
+            )
+            await audit.record(
+                session, "check_in.delivered", case_id=case_id, detail=f"day {due[-1]}", at=audit.reporter_time(today)
+            )
             delivered += 1
     return delivered

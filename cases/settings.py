@@ -11,7 +11,6 @@ from pathlib import Path
 
 from crypto.kdf import Argon2Params
 
-ROLES = ("compliance_officer", "investigator", "audit_committee", "admin")
 MiB = 1024 * 1024
 
 

@@ -5,7 +5,8 @@ entries in the same transaction. Content (messages, notes, findings) is
 sealed to the case's public key like everything else.
 """
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from nacl.public import PublicKey
 from sqlalchemy import func, select
@@ -14,30 +15,47 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes
 
 from . import audit, deadlines
-from .access import MANAGING_ROLES, granted_case, require_role
-from .grants import grant_to, revoke
+from .access import granted_case, require_role
 from .auth import Identity
 from .context import Context
 from .errors import InvalidInput, SpeakupError
-from .mailbox import check_message
-from .models import FINDINGS, Case, Finding, Grant, Message, Staff
+from .follow_up import check_message
+from .grants import grant_to, revoke
+from .models import Case, Finding, Grant, Message, Staff
+from .vocabulary import ASSIGNABLE_ROLES, FINDINGS, MANAGING_ROLES, ROOT_CAUSE_NEEDED
 
-# Who may be assigned a case, and the order a case moves in.
-ASSIGNABLE_ROLES = ("investigator", "compliance_officer", "audit_committee")
-TRANSITIONS = {
-    "investigate": ({"acknowledged"}, "investigating"),
-    "close": ({"concluded"}, "closed"),
-}
-ROOT_CAUSE_NEEDED = {"substantiated", "partly_substantiated"}
+# Plain steps: the status each one leads to (``cases/steps.py`` says from where).
+TRANSITIONS = {"investigate": "investigating", "close": "closed"}
 
 
-class WrongStatus(SpeakupError):
-    status = 409
-    code = "wrong_status"
-    detail = "The case is not in a status that allows this."
+@dataclass(frozen=True)
+class FindingDraft:
+    """A finding as staff submit it, checked by ``parse``."""
+
+    outcome: str
+    narrative: str
+    root_cause: str = ""
+
+    def __repr__(self) -> str:  # the narrative is case content
+        return f"FindingDraft(outcome={self.outcome!r})"
+
+    @classmethod
+    def parse(cls, outcome: str, narrative: str, root_cause: str = "") -> "FindingDraft":
+        """Raises ``InvalidInput`` naming each bad field."""
+        narrative, root_cause = narrative.strip(), root_cause.strip()
+        errors = {}
+        if outcome not in FINDINGS:
+            errors["outcome"] = "Choose a finding."
+        if not narrative:
+            errors["narrative"] = "Write what the investigation found."
+        if outcome in ROOT_CAUSE_NEEDED and not root_cause:
+            errors["root_cause"] = "A substantiated finding needs its root cause."
+        if errors:
+            raise InvalidInput(fields=errors)
+        return cls(outcome, narrative, root_cause)
 
 
-def _today(now: datetime):
+def _today(now: datetime) -> date:
     return now.astimezone(UTC).date()
 
 
@@ -52,9 +70,7 @@ async def acknowledge(session: AsyncSession, ctx: Context, identity: Identity, r
     """Acknowledge receipt; the feedback deadline now runs from today. Commits."""
     settings = ctx.settings
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
-        if case.status != "received":
-            raise WrongStatus("This report has been acknowledged already.")
+        case, _ = await granted_case(session, identity, reference, "acknowledge")
         case.acknowledged_on = _today(now)
         case.feedback_by = deadlines.feedback_by(
             case.received_on, case.acknowledged_on, days=settings.acknowledge_days, months=settings.feedback_months
@@ -66,11 +82,9 @@ async def move(session: AsyncSession, identity: Identity, reference: str, step: 
     """Take a plain workflow step (``investigate``, ``close``). Commits."""
     if step not in TRANSITIONS:
         raise InvalidInput(fields={"step": "Unknown step."})
-    allowed, new = TRANSITIONS[step]
+    new = TRANSITIONS[step]
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
-        if case.status not in allowed:
-            raise WrongStatus()
+        case, _ = await granted_case(session, identity, reference, step)
         if new == "closed":
             case.closed_on = _today(now)
         await _status(session, identity, case, new, now)
@@ -80,7 +94,7 @@ async def write(session: AsyncSession, identity: Identity, reference: str, body:
     """A reply the reporter will read, or (``note``) an internal note they never see. Commits."""
     body = check_message(body, [])
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference)
+        case, _ = await granted_case(session, identity, reference, "note" if note else "reply")
         session.add(
             Message(
                 case_id=case.id,
@@ -90,48 +104,34 @@ async def write(session: AsyncSession, identity: Identity, reference: str, body:
                 body_box=boxes.seal(PublicKey(case.public_key), body.encode("utf-8")),
             )
         )
-        await audit.record(
-            session, "note.added" if note else "message.sent", actor_id=identity.staff.id, case_id=case.id, at=now
-        )
+        await audit.record(session, "note.added" if note else "message.sent", actor_id=identity.staff.id, case_id=case.id, at=now)
 
 
-async def conclude(
-    session: AsyncSession, identity: Identity, reference: str, outcome: str, narrative: str, root_cause: str, now: datetime
-) -> None:
+async def conclude(session: AsyncSession, identity: Identity, reference: str, finding: FindingDraft, now: datetime) -> None:
     """Record the finding and conclude the investigation. Commits."""
-    narrative, root_cause = narrative.strip(), root_cause.strip()
-    errors = {}
-    if outcome not in FINDINGS:
-        errors["outcome"] = "Choose a finding."
-    if not narrative:
-        errors["narrative"] = "Write what the investigation found."
-    if outcome in ROOT_CAUSE_NEEDED and not root_cause:
-        errors["root_cause"] = "A substantiated finding needs its root cause."
-    if errors:
-        raise InvalidInput(fields=errors)
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
-        if case.status not in {"investigating", "escalated"}:
-            raise WrongStatus("Only a case under investigation can be concluded.")
+        case, _ = await granted_case(session, identity, reference, "conclude")
         public = PublicKey(case.public_key)
         session.add(
             Finding(
                 case_id=case.id,
-                outcome=outcome,
-                narrative_box=boxes.seal(public, narrative.encode()),
-                root_cause_box=boxes.seal(public, root_cause.encode()),
+                outcome=finding.outcome,
+                narrative_box=boxes.seal(public, finding.narrative.encode()),
+                root_cause_box=boxes.seal(public, finding.root_cause.encode()),
                 decided_by=identity.staff.id,
                 decided_on=_today(now),
             )
         )
-        await audit.record(session, "finding.recorded", actor_id=identity.staff.id, case_id=case.id, detail=outcome, at=now)
+        await audit.record(
+            session, "finding.recorded", actor_id=identity.staff.id, case_id=case.id, detail=finding.outcome, at=now
+        )
         await _status(session, identity, case, "concluded", now)
 
 
 async def assign(session: AsyncSession, identity: Identity, reference: str, assignee_id: int, now: datetime) -> None:
     """Give the case to a staff member (sealing the case key to them); a replaced investigator loses it. Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
+        case, case_key = await granted_case(session, identity, reference, "assign")
         staff = await session.get(Staff, assignee_id)
         if staff is None or not staff.active or staff.role not in ASSIGNABLE_ROLES:
             raise InvalidInput(fields={"assignee": "Choose an active investigator or case handler."})
@@ -140,13 +140,15 @@ async def assign(session: AsyncSession, identity: Identity, reference: str, assi
         if previous is not None and previous.id != staff.id and previous.role == "investigator":
             await revoke(session, identity, case, previous.id, now)
         case.assignee_id = staff.id
-        await audit.record(session, "case.assigned", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff.id}", at=now)
+        await audit.record(
+            session, "case.assigned", actor_id=identity.staff.id, case_id=case.id, detail=f"staff {staff.id}", at=now
+        )
 
 
 async def recuse(session: AsyncSession, identity: Identity, reference: str, now: datetime) -> None:
     """Give up one's own grant (a conflict of interest, say). Commits."""
     async with session.begin():
-        case, _ = await granted_case(session, identity, reference)
+        case, _ = await granted_case(session, identity, reference, "recuse")
         holders = await session.scalar(
             select(func.count()).select_from(Grant).where(Grant.case_id == case.id, Grant.holder == "staff")
         )
@@ -182,7 +184,7 @@ async def hand_over(
         ).all()
         for reference in references:
             try:
-                case, case_key = await granted_case(session, identity, reference, roles=MANAGING_ROLES)
+                case, case_key = await granted_case(session, identity, reference, "assign")
             except SpeakupError:
                 skipped.append(reference)
                 continue
@@ -194,7 +196,42 @@ async def hand_over(
             await revoke(session, identity, case, leaver_id, now)
             if case.assignee_id in (None, leaver_id):
                 case.assignee_id = successor.id
-            await audit.record(session, "case.handed_over", actor_id=identity.staff.id, case_id=case.id,
-                               detail=f"staff {leaver_id} -> staff {successor.id}", at=now)
+            await audit.record(
+                session,
+                "case.handed_over",
+                actor_id=identity.staff.id,
+                case_id=case.id,
+                detail=f"staff {leaver_id} -> staff {successor.id}",
+                at=now,
+            )
             moved.append(reference)
     return moved, skipped
+
+
+async def assignable(session: AsyncSession) -> list[Staff]:
+    """Active staff a case can be given to, by e-mail."""
+    async with session.begin():
+        return list(
+            await session.scalars(
+                select(Staff).where(Staff.active.is_(True), Staff.role.in_(ASSIGNABLE_ROLES)).order_by(Staff.email)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Team:
+    members: list[Staff]  # every account, by e-mail
+    leavers: list[Staff]  # whose cases can be handed over: anyone but an administrator
+    successors: list[Staff]  # who can take them: active case handlers
+
+
+async def team(session: AsyncSession, identity: Identity) -> Team:
+    """The staff a case manager sees on the hand-over page."""
+    require_role(identity, MANAGING_ROLES)
+    async with session.begin():
+        members = list(await session.scalars(select(Staff).order_by(Staff.email)))
+    return Team(
+        members,
+        [s for s in members if s.role != "admin"],
+        [s for s in members if s.active and s.role in ASSIGNABLE_ROLES],
+    )

@@ -26,9 +26,7 @@ class Argon2Params:
 
     def __post_init__(self) -> None:
         if self.opslimit < argon2id.OPSLIMIT_MIN or self.memlimit < argon2id.MEMLIMIT_MIN:
-            raise ValueError(
-                f"Argon2id needs opslimit >= {argon2id.OPSLIMIT_MIN} and memlimit >= {argon2id.MEMLIMIT_MIN}"
-            )
+            raise ValueError(f"Argon2id needs opslimit >= {argon2id.OPSLIMIT_MIN} and memlimit >= {argon2id.MEMLIMIT_MIN}")
 
 
 def _derive(secret: bytes, salt: bytes, params: Argon2Params) -> tuple[bytes, bytes]:

@@ -18,7 +18,7 @@ BITS = SYMBOLS * 5
 _LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 
-class InvalidReceipt(ValueError):
+class MalformedReceipt(ValueError):
     """The text cannot be a receipt (wrong length or a symbol outside the alphabet)."""
 
 
@@ -35,7 +35,7 @@ def display(normalised: str) -> str:
 def normalise(text: str) -> str:
     """The canonical form of a typed receipt: 16 upper-case symbols, no separators.
 
-    Raises ``InvalidReceipt`` when the text cannot be a receipt.
+    Raises ``MalformedReceipt`` when the text cannot be a receipt.
     """
     kept = []
     for char in unicodedata.normalize("NFKC", text):
@@ -46,5 +46,5 @@ def normalise(text: str) -> str:
         kept.append(char)
     candidate = "".join(kept).upper().translate(_LOOKALIKES)
     if len(candidate) != SYMBOLS or any(c not in ALPHABET for c in candidate):
-        raise InvalidReceipt("a receipt is 16 letters and digits, like 7KQ4-M2XD-9PZA-HN3F")
+        raise MalformedReceipt("a receipt is 16 letters and digits, like 7KQ4-M2XD-9PZA-HN3F")
     return candidate

@@ -2,21 +2,21 @@
 
 Same functions of ``cases`` as the pages. The receipt travels in request
 bodies only, never in a URL, so no proxy or server log can hold one.
-Errors are ``{"error": code, "detail": text[, "fields": {...}]}`` (see asgi.py).
+Errors are ``{"error": code, "detail": text[, "fields": {...}]}`` (``web/handlers.py``).
 """
 
+from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cases.context import today
 from cases.errors import InvalidInput
-from cases.intake import file_report, parse_report
-from cases.mailbox import AttachmentInfo, Mailbox, read_mailbox, send_reporter_message
-from cases.mailbox import answer_check_in as mailbox_answer_check_in
+from cases.filing import file_report, parse_report
+from cases.follow_up import AttachmentInfo, Mailbox, read_mailbox, send_reporter_message
+from cases.follow_up import answer_check_in as mailbox_answer_check_in
+from web.bodies import json_uploads, read_json
 
-from .bodies import json_uploads, read_json
 from .openapi import SPEC
 
 
@@ -44,7 +44,7 @@ def _mailbox_json(mailbox: Mailbox) -> dict:
         "acknowledged_on": mailbox.acknowledged_on.isoformat() if mailbox.acknowledged_on else None,
         "acknowledge_by": mailbox.acknowledge_by.isoformat(),
         "feedback_by": mailbox.feedback_by.isoformat(),
-        "report": mailbox.report,
+        "report": asdict(mailbox.report),
         "attachments": _files(mailbox.attachments),
         "check_ins": [{"id": c.id, "days_after_closure": c.days_after_closure} for c in mailbox.check_ins],
         "messages": [
@@ -66,7 +66,7 @@ async def create_report(request: Request) -> Response:
     uploads = json_uploads(data.pop("attachments", None))
     draft = parse_report(data)
     async with ctx.sessions() as session:
-        receipt = await file_report(session, ctx, draft, uploads, today())
+        receipt = await file_report(session, ctx, draft, uploads, ctx.today())
     return JSONResponse({"receipt": receipt}, status_code=201)
 
 
@@ -89,7 +89,7 @@ async def create_message(request: Request) -> Response:
     uploads = json_uploads(data.get("attachments"))
     async with ctx.sessions() as session:
         await send_reporter_message(
-            session, ctx, _receipt(data), data.get("body", ""), retaliation=retaliation, uploads=uploads, today=today()
+            session, ctx, _receipt(data), data.get("body", ""), retaliation=retaliation, uploads=uploads, today=ctx.today()
         )
     return JSONResponse({"sent": True}, status_code=201)
 
@@ -106,5 +106,5 @@ async def answer_check_in(request: Request) -> Response:
     if not isinstance(check_in, int) or isinstance(check_in, bool) or not isinstance(retaliation, bool):
         raise InvalidInput(fields={"check_in": "Give the check-in id and retaliation true or false."})
     async with ctx.sessions() as session:
-        await mailbox_answer_check_in(session, ctx, _receipt(data), check_in, retaliation, today())
+        await mailbox_answer_check_in(session, ctx, _receipt(data), check_in, retaliation, ctx.today())
     return JSONResponse({"answered": True}, status_code=201)

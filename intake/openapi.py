@@ -1,8 +1,8 @@
 """OpenAPI 3.1 description of the intake API, served at /api/v1/openapi.json."""
 
-from cases.intake import FOREIGN_OFFICIAL, IDENTITY_FIELDS, TEXT_FIELDS
-from cases.mailbox import MAX_MESSAGE, REPORTER_STATUS
-from cases.models import CATEGORIES, RETALIATION_FORMS
+from cases.filing import FOREIGN_OFFICIAL, IDENTITY_FIELDS, TEXT_FIELDS
+from cases.follow_up import MAX_MESSAGE, REPORTER_STATUS
+from cases.vocabulary import CATEGORIES, RETALIATION_FORMS
 
 _ERROR_CODES = [
     "invalid_input",
@@ -142,7 +142,9 @@ SPEC = {
                 "responses": {
                     "201": {
                         "description": "Stored.",
-                        "content": {"application/json": {"schema": {"type": "object", "properties": {"sent": {"type": "boolean"}}}}},
+                        "content": {
+                            "application/json": {"schema": {"type": "object", "properties": {"sent": {"type": "boolean"}}}}
+                        },
                     },
                     "404": _error("No report has this receipt (`unknown_receipt`)."),
                     **_COMMON_ERRORS,
@@ -157,7 +159,9 @@ SPEC = {
                 "responses": {
                     "201": {
                         "description": "Recorded.",
-                        "content": {"application/json": {"schema": {"type": "object", "properties": {"answered": {"type": "boolean"}}}}},
+                        "content": {
+                            "application/json": {"schema": {"type": "object", "properties": {"answered": {"type": "boolean"}}}}
+                        },
                     },
                     "404": _error("No report has this receipt (`unknown_receipt`)."),
                     **_COMMON_ERRORS,
@@ -173,7 +177,9 @@ SPEC = {
                 "responses": {
                     "200": {
                         "description": "Checked.",
-                        "content": {"application/json": {"schema": {"type": "object", "properties": {"checked": {"type": "integer"}}}}},
+                        "content": {
+                            "application/json": {"schema": {"type": "object", "properties": {"checked": {"type": "integer"}}}}
+                        },
                     },
                     "401": _error("Missing or wrong token (`unauthorized`)."),
                     **_COMMON_ERRORS,
@@ -293,7 +299,10 @@ SPEC = {
                     "check_ins": {
                         "type": "array",
                         "description": "Post-closure questions awaiting an answer (see /api/v1/follow-up/check-ins).",
-                        "items": {"type": "object", "properties": {"id": {"type": "integer"}, "days_after_closure": {"type": "integer"}}},
+                        "items": {
+                            "type": "object",
+                            "properties": {"id": {"type": "integer"}, "days_after_closure": {"type": "integer"}},
+                        },
                     },
                     "messages": {
                         "type": "array",
@@ -310,6 +319,6 @@ SPEC = {
                     },
                 },
             },
-        }
+        },
     },
 }

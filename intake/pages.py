@@ -9,16 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cases.content import describe_size
-from cases.context import today
-from cases.errors import CsrfFailed, InvalidInput, InvalidReceipt, SpeakupError, TooLarge, UnknownReceipt
-from cases.intake import TEXT_FIELDS, file_report, parse_report
-from cases.mailbox import answer_check_in as mailbox_answer_check_in
-from cases.mailbox import read_mailbox, send_reporter_message
-from cases.models import CATEGORIES
+from cases.errors import InvalidInput, InvalidReceipt, SpeakupError, TooLarge, UnknownReceipt
+from cases.filing import TEXT_FIELDS, file_report, parse_report
+from cases.follow_up import answer_check_in as mailbox_answer_check_in
+from cases.follow_up import read_mailbox, send_reporter_message
 from cases.throttle import TooManyReceipts
-from cases.web import CSRF_FIELD, check_cross_site, check_csrf, render
-
-from .bodies import SubmittedForm, check_oversize, read_form
+from web.bodies import SubmittedForm, check_oversize, read_form
+from web.csrf import CSRF_FIELD, check_cross_site, check_csrf
+from web.errors import CsrfFailed
+from web.render import render
 
 HONEYPOT = "website"
 # Answered with the receipt form again, and what was wrong.
@@ -42,7 +41,6 @@ async def index(request: Request) -> Response:
 def _report_page(request: Request, values: dict, error: SpeakupError | None = None) -> Response:
     context = {
         **_limits(request),
-        "categories": CATEGORIES,
         "limits": TEXT_FIELDS,
         "values": values,
         "errors": error.fields if error else {},
@@ -88,7 +86,7 @@ async def submit_report(request: Request) -> Response:
         if errors:
             raise InvalidInput(fields=errors) if status == 422 else TooLarge(fields=errors)
         async with ctx.sessions() as session:
-            receipt = await file_report(session, ctx, draft, form.uploads, today())
+            receipt = await file_report(session, ctx, draft, form.uploads, ctx.today())
     except (InvalidInput, TooLarge, CsrfFailed) as error:
         return _report_page(request, form.fields, error)
     # file_report returned, so the case is committed: only now may the receipt be shown.
@@ -119,7 +117,6 @@ async def _mailbox_page(request: Request, receipt: str, *, notice=None, values=N
         **_limits(request),
         "mailbox": mailbox,
         "receipt": receipt,
-        "categories": CATEGORIES,
         "notice": notice,
         "values": values or {},
         "errors": error.fields if error else {},
@@ -154,7 +151,7 @@ async def send_message(request: Request) -> Response:
                 form.get("body"),
                 retaliation=form.get("retaliation") == "yes",
                 uploads=form.uploads,
-                today=today(),
+                today=ctx.today(),
             )
     except RECEIPT_PROBLEMS as error:
         return _login_page(request, receipt, error)
@@ -174,7 +171,7 @@ async def answer_check_in(request: Request) -> Response:
             raise InvalidInput("Choose yes or no.")
         async with ctx.sessions() as session:
             await mailbox_answer_check_in(
-                session, ctx, receipt, int(form.get("check_in")), form.get("answer") == "yes", today()
+                session, ctx, receipt, int(form.get("check_in")), form.get("answer") == "yes", ctx.today()
             )
     except RECEIPT_PROBLEMS as error:
         return _login_page(request, receipt, error)

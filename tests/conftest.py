@@ -19,14 +19,15 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from starlette.routing import Mount, Route
 
 from asgi import create_app
-from cases.context import Context, today
+from cases.accounts import create_staff, unlock
+from cases.auth import Identity
+from cases.context import Context
 from cases.installation import initialise
 from cases.models import Base
 from cases.settings import Settings
-from cases.auth import Identity
-from cases.staff import create_staff, unlock
 from crypto.kdf import Argon2Params
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -42,6 +43,7 @@ RECEIPT = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}\b")
 @pytest.fixture(scope="session")
 def postgres_server():
     """The admin URL of a reachable PostgreSQL, or a skip (a failure under CI)."""
+
     async def probe():
         connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
         await connection.close()
@@ -113,13 +115,11 @@ async def app(settings):
 async def installed(app) -> Installed:
     ctx: Context = app.state.ctx
     async with ctx.sessions() as session:
-        recovery = await initialise(session, today())
+        recovery = await initialise(session, ctx.today())
     staff = {}
     for role in ("compliance_officer", "audit_committee", "investigator"):
         async with ctx.sessions() as session:
-            staff[role] = await create_staff(
-                session, ctx, email=f"{role}@example.test", role=role, password=STAFF_PASSWORD
-            )
+            staff[role] = await create_staff(session, ctx, email=f"{role}@example.test", role=role, password=STAFF_PASSWORD)
     return Installed(ctx, recovery, **staff)
 
 
@@ -135,6 +135,22 @@ async def client(app, installed):
         transport=transport, base_url="https://speakup.test", headers={"user-agent": USER_AGENT}
     ) as client:
         yield client
+
+
+def face(app, name: str):
+    """The sub-app mounted under ``name`` ("intake", "staff", "hr_api")."""
+    return next(route.app for route in app.routes if isinstance(route, Mount) and route.name == name)
+
+
+def route_paths(app, prefix: str = "") -> list[str]:
+    """Every route's full path, through the mounted faces."""
+    paths = []
+    for route in app.routes:
+        if isinstance(route, Mount) and hasattr(route.app, "routes"):
+            paths += route_paths(route.app, prefix + route.path)
+        elif isinstance(route, Route):
+            paths.append(prefix + route.path)
+    return paths
 
 
 def csrf_from(page: str) -> str:
@@ -204,7 +220,6 @@ async def count_rows(ctx: Context, model) -> int:
 
     async with ctx.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model))
-
 
 
 class Clock:
@@ -393,7 +408,10 @@ class Server:
 
         self.process = subprocess.Popen(
             [sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{self.port}'])"],
-            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(200):
             try:
@@ -421,12 +439,18 @@ async def prepared_server(database_url: str, tmp_path, **settings: str) -> Serve
     ctx = Context(Settings(database_url=database_url, data_dir=tmp_path, argon2=CHEAP_ARGON2))
     try:
         async with ctx.sessions() as session:
-            await initialise(session, today())
+            await initialise(session, ctx.today())
         async with ctx.sessions() as session:
             await create_staff(session, ctx, email="co@example.test", role="compliance_officer", password=STAFF_PASSWORD)
     finally:
         await ctx.close()
-    env = {**os.environ, "SPEAKUP_DATABASE_URL": database_url, "SPEAKUP_DATA_DIR": str(tmp_path),
-           "SPEAKUP_ARGON2_OPSLIMIT": "1", "SPEAKUP_ARGON2_MEMLIMIT": "8192", "SPEAKUP_WORKER_IN_APP": "false"}
+    env = {
+        **os.environ,
+        "SPEAKUP_DATABASE_URL": database_url,
+        "SPEAKUP_DATA_DIR": str(tmp_path),
+        "SPEAKUP_ARGON2_OPSLIMIT": "1",
+        "SPEAKUP_ARGON2_MEMLIMIT": "8192",
+        "SPEAKUP_WORKER_IN_APP": "false",
+    }
     env.update({f"SPEAKUP_{name.upper()}": value for name, value in settings.items()})
     return Server(env)

@@ -4,12 +4,11 @@ A case the staff member holds no grant for answers 404 (its existence is not
 confirmed); a role that may not take a step answers 403; neither shows content.
 """
 
-
 import pytest
 from sqlalchemy import select
 
+from cases.accounts import create_staff
 from cases.models import Attachment, Case
-from cases.staff import create_staff
 from tests.conftest import STAFF_PASSWORD, Reporter, StaffBrowser
 
 CANARY = "MatrixCanary7f3e"
@@ -31,8 +30,12 @@ CASE_ROUTES = {
     "protect": ("POST", "/staff/cases/{ref}/protect", {"employee_id": "E-1", "name": "W", "role": "witness"}),
 }
 ALL_CASE_ROLES = {"view": OK, "download": OK, "reveal": OK, "reply": SEE_OTHER, "note": SEE_OTHER, "recuse": SEE_OTHER}
-MANAGING = {"acknowledge": SEE_OTHER, "assign": SEE_OTHER, "investigate": 409,  # investigate: not yet acknowledged
-            "protect": SEE_OTHER}
+MANAGING = {
+    "acknowledge": SEE_OTHER,
+    "assign": SEE_OTHER,
+    "investigate": 409,  # investigate: not yet acknowledged
+    "protect": SEE_OTHER,
+}
 OFFICER_ONLY = {"escalate": SEE_OTHER}
 COMMITTEE_ONLY = {"take-over": SEE_OTHER}
 NONE = {k: 403 for k in {**MANAGING, **OFFICER_ONLY, **COMMITTEE_ONLY}}
@@ -66,7 +69,9 @@ async def world(app, installed, client, clock):
     await reporter.file({"details": CANARY}, files=files)  # the other case
     async with ctx.sessions() as session:
         shared, other = (await session.scalars(select(Case).order_by(Case.id))).all()
-        file_ids = {c.id: (await session.scalars(select(Attachment.id).where(Attachment.case_id == c.id))).one() for c in (shared, other)}
+        file_ids = {
+            c.id: (await session.scalars(select(Attachment.id).where(Attachment.case_id == c.id))).one() for c in (shared, other)
+        }
 
     # The shared case: the officers give it to the committee member and the investigator.
     officer = StaffBrowser(app, clock, installed.compliance_officer.email)
@@ -131,8 +136,10 @@ async def test_site_routes(app, clock, world, role):
         posts = {
             f"/staff/admin/staff/{staff_id}": ({"change": "disable"}, {"admin": SEE_OTHER}),
             "/staff/admin": ({"email": "x@example.test", "role": "admin", "password": "x" * 14}, {"admin": OK}),
-            "/staff/team": ({"leaver": str(staff_id), "successor": str(staff_id)},
-                            {"compliance_officer": 422, "audit_committee": 422}),  # allowed, but not to themselves
+            "/staff/team": (
+                {"leaver": str(staff_id), "successor": str(staff_id)},
+                {"compliance_officer": 422, "audit_committee": 422},
+            ),  # allowed, but not to themselves
         }
         for path, (form, allowed) in posts.items():
             response = await browser.post(path, form)
@@ -142,11 +149,23 @@ async def test_site_routes(app, clock, world, role):
 
 
 STAFF_ROUTES = [
-    ("GET", "/staff/"), ("GET", "/staff/cases/{ref}"), ("GET", "/staff/cases/{ref}/attachments/{file}"),
-    ("POST", "/staff/cases/{ref}/reveal"), ("POST", "/staff/cases/{ref}/acknowledge"), ("GET", "/staff/team"),
-    ("POST", "/staff/team"), ("GET", "/staff/admin"), ("POST", "/staff/admin"), ("POST", "/staff/admin/staff/1"),
-    ("GET", "/staff/audit"), ("GET", "/staff/password"), ("POST", "/staff/password"),
-    ("GET", "/staff/flags"), ("POST", "/staff/flags/1"), ("GET", "/staff/register"), ("GET", "/staff/register.csv"),
+    ("GET", "/staff/"),
+    ("GET", "/staff/cases/{ref}"),
+    ("GET", "/staff/cases/{ref}/attachments/{file}"),
+    ("POST", "/staff/cases/{ref}/reveal"),
+    ("POST", "/staff/cases/{ref}/acknowledge"),
+    ("GET", "/staff/team"),
+    ("POST", "/staff/team"),
+    ("GET", "/staff/admin"),
+    ("POST", "/staff/admin"),
+    ("POST", "/staff/admin/staff/1"),
+    ("GET", "/staff/audit"),
+    ("GET", "/staff/password"),
+    ("POST", "/staff/password"),
+    ("GET", "/staff/flags"),
+    ("POST", "/staff/flags/1"),
+    ("GET", "/staff/register"),
+    ("GET", "/staff/register.csv"),
     ("POST", "/staff/digest"),
 ]
 
@@ -174,7 +193,7 @@ async def test_every_state_changing_route_needs_the_csrf_token(app, clock, world
 
 def test_the_matrix_covers_every_staff_route():
     """A new staff route must join the matrix (login, enrolment and logout are tested in test_staff_auth)."""
-    from cases.staff_site.routes import routes
+    from staff.routes import routes
 
     tested = [p for _, p, _ in CASE_ROUTES.values()] + [p for _, p in STAFF_ROUTES] + [p for _, p in SITE_ROUTES]
     tested += ["/staff/login", "/staff/enrol", "/staff/logout"]

@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from cases.models import Base
-from tests.conftest import CLIENT_ADDRESS, USER_AGENT
+from tests.conftest import CLIENT_ADDRESS, USER_AGENT, face
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -29,8 +29,11 @@ async def test_no_client_address_or_user_agent_in_any_table_or_log(client, repor
     caplog.set_level(logging.DEBUG)
     receipt = await reporter.file({"details": "A report"})
     await reporter.write(receipt, "A follow-up", retaliation=True)
-    await client.post("/api/v1/reports", json={"category": "other", "summary": "s", "details": "d"},
-                      headers={"x-forwarded-for": CLIENT_ADDRESS, "forwarded": f"for={CLIENT_ADDRESS}"})
+    await client.post(
+        "/api/v1/reports",
+        json={"category": "other", "summary": "s", "details": "d"},
+        headers={"x-forwarded-for": CLIENT_ADDRESS, "forwarded": f"for={CLIENT_ADDRESS}"},
+    )
     await client.post("/api/v1/follow-up", json={"receipt": "0000-0000-0000-0000"})
 
     stored = await all_stored_values(installed.ctx)
@@ -49,7 +52,7 @@ async def test_handlers_never_see_the_client(app, client):
         seen["headers"] = dict(request.headers)
         return PlainTextResponse("ok")
 
-    app.router.routes.append(Route("/probe", probe))
+    face(app, "intake").router.routes.insert(0, Route("/probe", probe))
     await client.get("/probe", headers={"x-real-ip": CLIENT_ADDRESS, "referer": "https://intranet.example/"})
     assert seen["client"] is None
     assert not {"user-agent", "x-real-ip", "referer"} & set(seen["headers"])
@@ -92,7 +95,7 @@ async def test_security_headers_on_a_server_error_page(app, installed):
     async def boom(request):
         raise RuntimeError("boom with a secret 9f2c")
 
-    app.router.routes.append(Route("/boom", boom))
+    face(app, "intake").router.routes.insert(0, Route("/boom", boom))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="https://speakup.test") as client:
         response = await client.get("/boom")

@@ -21,8 +21,9 @@ OPERATIONS = [
 
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
 async def test_every_operation_answers_as_documented(database_url, tmp_path, path, method):
-    server = await prepared_server(database_url, tmp_path, hr_api_token="fuzz-token", hr_match_key="00" * 32,
-                                   receipt_failures_per_minute="100000")
+    server = await prepared_server(
+        database_url, tmp_path, hr_api_token="fuzz-token", hr_match_key="00" * 32, receipt_failures_per_minute="100000"
+    )
     await server.start()
     try:
         base = server.base
@@ -31,8 +32,13 @@ async def test_every_operation_answers_as_documented(database_url, tmp_path, pat
 
         # Under CI the same examples every run (a red CI must mean a change broke something);
         # elsewhere new ones each run, to keep exploring.
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=os.environ.get("CI") == "true")
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=os.environ.get("CI") == "true",
+        )
         @given(case=operation.as_strategy())
         def check(case):
             headers = {"authorization": "Bearer fuzz-token"} if "hr" in path else None

@@ -18,13 +18,39 @@ pytestmark = pytest.mark.usefixtures("installed")
 # plain column must be added to the README and here, deliberately.
 PLAIN_COLUMNS = {
     "installation": {"id", "receipt_salt", "recovery_public_key", "created_on"},
-    "staff": {"id", "email", "role", "active", "public_key", "wrapped_private_key", "password_salt",
-              "password_verifier", "totp_last_step", "failed_logins", "wants_digest", "locked_until", "created_at"},
+    "staff": {
+        "id",
+        "email",
+        "role",
+        "active",
+        "public_key",
+        "wrapped_private_key",
+        "password_salt",
+        "password_verifier",
+        "totp_last_step",
+        "failed_logins",
+        "wants_digest",
+        "locked_until",
+        "created_at",
+    },
     "staff_sessions": {"id", "token_hash", "staff_id", "state", "created_at", "last_seen_at"},
     "reference_counters": {"year", "last"},
-    "cases": {"id", "reference", "category", "routing", "status", "received_on", "acknowledged_on",
-              "acknowledge_by", "feedback_by", "public_key", "receipt_lookup", "assignee_id", "retaliation_flag",
-              "closed_on"},
+    "cases": {
+        "id",
+        "reference",
+        "category",
+        "routing",
+        "status",
+        "received_on",
+        "acknowledged_on",
+        "acknowledge_by",
+        "feedback_by",
+        "public_key",
+        "receipt_lookup",
+        "assignee_id",
+        "retaliation_flag",
+        "closed_on",
+    },
     "grants": {"id", "case_id", "holder", "staff_id", "sealed_key"},
     "messages": {"id", "case_id", "sender", "staff_id", "sent_on", "retaliation"},
     "attachments": {"id", "case_id", "message_id"},
@@ -32,19 +58,63 @@ PLAIN_COLUMNS = {
     "audit_log": {"id", "at", "actor_id", "action", "case_id", "detail", "entry_hash"},
     "audit_head": {"id", "entry_id", "entry_hash"},
     "implicated_staff": {"id", "case_id", "staff_id", "named_by", "named_on"},
-    "disciplinary_outcomes": {"id", "case_id", "subject_role", "subject_type", "action", "effective_on", "decided_by",
-                              "recorded_by"},
+    "disciplinary_outcomes": {
+        "id",
+        "case_id",
+        "subject_role",
+        "subject_type",
+        "action",
+        "effective_on",
+        "decided_by",
+        "recorded_by",
+    },
     "protected_persons": {"id", "case_id", "employee_hash", "role", "added_by", "added_on"},
-    "retaliation_flags": {"id", "case_id", "source", "opened_on", "respond_by", "status", "form", "action_on",
-                          "resolution", "resolved_by", "resolved_on"},
+    "retaliation_flags": {
+        "id",
+        "case_id",
+        "source",
+        "opened_on",
+        "respond_by",
+        "status",
+        "form",
+        "action_on",
+        "resolution",
+        "resolved_by",
+        "resolved_on",
+    },
     "check_ins": {"id", "case_id", "days_after_closure", "delivered_on", "answered_on", "retaliation"},
     # Mails carry no case content (tests/test_notifications.py checks with a canary).
-    "outbox": {"id", "recipient", "subject", "body", "kind", "dedupe_key", "created_at", "attempts", "next_attempt_at",
-               "claimed_until", "sent_at", "last_error"},
+    "outbox": {
+        "id",
+        "recipient",
+        "subject",
+        "body",
+        "kind",
+        "dedupe_key",
+        "created_at",
+        "attempts",
+        "next_attempt_at",
+        "claimed_until",
+        "sent_at",
+        "last_error",
+    },
 }
 # Sealed to a case key, or (totp_box, sealed_keys) wrapped under a password- or cookie-held key.
-SEALED_COLUMNS = {"report_box", "identity_box", "body_box", "meta_box", "blob", "narrative_box", "root_cause_box",
-                  "totp_box", "sealed_keys", "subject_box", "notes_box", "name_box", "resolution_box"}
+SEALED_COLUMNS = {
+    "report_box",
+    "identity_box",
+    "body_box",
+    "meta_box",
+    "blob",
+    "narrative_box",
+    "root_cause_box",
+    "totp_box",
+    "sealed_keys",
+    "subject_box",
+    "notes_box",
+    "name_box",
+    "resolution_box",
+}
 
 
 def test_only_listed_metadata_is_plain():
@@ -58,9 +128,25 @@ def canary(label: str) -> str:
 
 
 async def file_canary_report(client, reporter) -> tuple[str, dict[str, str]]:
-    canaries = {name: canary(name) for name in
-                ["summary", "details", "occurred", "country", "people", "amount", "howknown", "name", "contact",
-                 "filename", "filedata", "message", "msgfile", "msgdata"]}
+    canaries = {
+        name: canary(name)
+        for name in [
+            "summary",
+            "details",
+            "occurred",
+            "country",
+            "people",
+            "amount",
+            "howknown",
+            "name",
+            "contact",
+            "filename",
+            "filedata",
+            "message",
+            "msgfile",
+            "msgdata",
+        ]
+    }
     token = await reporter.token("/report")
     page = await client.post(
         "/report",
@@ -83,8 +169,12 @@ async def file_canary_report(client, reporter) -> tuple[str, dict[str, str]]:
     receipt = receipt_from(page.text)
     sent = await client.post(
         "/api/v1/follow-up/messages",
-        json={"receipt": receipt, "body": canaries["message"], "retaliation": True,
-              "attachments": [{"name": canaries["msgfile"], "data": base64.b64encode(canaries["msgdata"].encode()).decode()}]},
+        json={
+            "receipt": receipt,
+            "body": canaries["message"],
+            "retaliation": True,
+            "attachments": [{"name": canaries["msgfile"], "data": base64.b64encode(canaries["msgdata"].encode()).decode()}],
+        },
     )
     assert sent.status_code == 201
     # The canaries really are in the case: the receipt reads them back.

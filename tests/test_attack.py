@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from asgi import create_app
-from cases.context import today
 from cases.installation import initialise
 from cases.models import Base, Case
 from tests.conftest import RECEIPT, Reporter
@@ -108,15 +107,20 @@ async def test_when_postgresql_is_unreachable_intake_answers_503_and_recovers(se
     url = make_url(settings.database_url)
     proxy = Proxy(url.host, url.port or 5432)
     await proxy.start()
-    app = create_app(replace(settings, database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)))
+    app = create_app(
+        replace(settings, database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    )
     ctx = app.state.ctx
     async with ctx.engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
     async with ctx.sessions() as session:
-        await initialise(session, today())
+        await initialise(session, ctx.today())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="https://speakup.test") as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="https://speakup.test") as client,
+        ):
             reporter = Reporter(client)
             assert RECEIPT.fullmatch(await reporter.file())
             await proxy.cut()
@@ -125,8 +129,11 @@ async def test_when_postgresql_is_unreachable_intake_answers_503_and_recovers(se
             page = await client.get("/report")
             assert page.status_code == 200  # the form itself needs no database
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-            form = await client.post("/report", data={"category": "other", "summary": "s", "details": "kept", "csrf_token": token},
-                                     files=[("attachments", ("", b"", ""))])
+            form = await client.post(
+                "/report",
+                data={"category": "other", "summary": "s", "details": "kept", "csrf_token": token},
+                files=[("attachments", ("", b"", ""))],
+            )
             assert form.status_code == 503 and "Nothing was saved" in form.text and not RECEIPT.search(form.text)
             await proxy.start()  # the database is back
             assert RECEIPT.fullmatch(await reporter.file())

@@ -43,8 +43,18 @@ async def staff_roles() -> dict[str, str]:
 
 
 def init(monkeypatch, key_file) -> None:
-    run(monkeypatch, "init", "--compliance-officer", "cfo@example.test", "--audit-committee", "chair@example.test",
-        "--recovery-key-file", str(key_file), "--password-stdin", stdin="first password ok\nsecond password ok\n")
+    run(
+        monkeypatch,
+        "init",
+        "--compliance-officer",
+        "cfo@example.test",
+        "--audit-committee",
+        "chair@example.test",
+        "--recovery-key-file",
+        str(key_file),
+        "--password-stdin",
+        stdin="first password ok\nsecond password ok\n",
+    )
 
 
 async def test_init_writes_the_recovery_key_once_with_mode_0600(monkeypatch, environment, capsys):
@@ -64,20 +74,40 @@ async def test_init_writes_the_recovery_key_once_with_mode_0600(monkeypatch, env
 
 async def test_user_add_reads_the_password_from_stdin(monkeypatch, environment):
     await asyncio.to_thread(init, monkeypatch, environment / "recovery.key")
-    await asyncio.to_thread(run, monkeypatch, "user", "add", "--role", "investigator", "--email", "Inv@Example.test",
-                    "--password-stdin", stdin="investigator pass\n")
+    await asyncio.to_thread(
+        run,
+        monkeypatch,
+        "user",
+        "add",
+        "--role",
+        "investigator",
+        "--email",
+        "Inv@Example.test",
+        "--password-stdin",
+        stdin="investigator pass\n",
+    )
     assert (await staff_roles())["inv@example.test"] == "investigator"
     with pytest.raises(SystemExit, match="at least 12"):
-        await asyncio.to_thread(run, monkeypatch, "user", "add", "--role", "admin", "--email", "a@example.test",
-                        "--password-stdin", stdin="short\n")
+        await asyncio.to_thread(
+            run, monkeypatch, "user", "add", "--role", "admin", "--email", "a@example.test", "--password-stdin", stdin="short\n"
+        )
 
 
 async def test_user_add_before_init_says_so(monkeypatch, environment):
     await asyncio.to_thread(cli.migrate, Settings.from_env())
     with pytest.raises(SystemExit, match="not been set up"):
         await asyncio.to_thread(
-            run, monkeypatch, "user", "add", "--role", "admin", "--email", "a@example.test", "--password-stdin",
-            stdin="long enough password\n")
+            run,
+            monkeypatch,
+            "user",
+            "add",
+            "--role",
+            "admin",
+            "--email",
+            "a@example.test",
+            "--password-stdin",
+            stdin="long enough password\n",
+        )
 
 
 async def test_demo_files_reports_through_intake_and_prints_credentials(monkeypatch, environment, capsys):
@@ -107,10 +137,9 @@ def test_unknown_setting_is_a_clear_error(monkeypatch):
 
 async def _file_and_read(key_file, email, password) -> str:
     """File a report, then read it back as ``email`` with ``password``."""
-    from cases.context import today
-    from cases.intake import file_report, parse_report
+    from cases.accounts import unlock
+    from cases.filing import file_report, parse_report
     from cases.models import Grant
-    from cases.staff import unlock
     from crypto import boxes, keys
 
     ctx = Context(Settings.from_env())
@@ -123,7 +152,9 @@ async def _file_and_read(key_file, email, password) -> str:
         async with ctx.sessions() as session:
             if await session.scalar(select(Case.id)) is None:
                 await session.rollback()  # one session at a time: SQLite transactions take the write lock
-                await file_report(session, ctx, parse_report({"category": "other", "summary": "Kept", "details": "d"}), [], today())
+                await file_report(
+                    session, ctx, parse_report({"category": "other", "summary": "Kept", "details": "d"}), [], ctx.today()
+                )
         async with ctx.sessions() as session:
             case = await session.scalar(select(Case))
             grant = await session.scalar(select(Grant).where(Grant.case_id == case.id, Grant.staff_id == staff.id))
@@ -136,8 +167,17 @@ async def test_recover_sets_a_new_password_and_keeps_every_case(monkeypatch, env
     key_file = environment / "recovery.key"
     await asyncio.to_thread(init, monkeypatch, key_file)
     assert await _file_and_read(key_file, "cfo@example.test", "first password ok") == "Kept"
-    await asyncio.to_thread(run, monkeypatch, "recover", "--email", "cfo@example.test", "--recovery-key-file",
-                            str(key_file), "--password-stdin", stdin="a fresh password\n")
+    await asyncio.to_thread(
+        run,
+        monkeypatch,
+        "recover",
+        "--email",
+        "cfo@example.test",
+        "--recovery-key-file",
+        str(key_file),
+        "--password-stdin",
+        stdin="a fresh password\n",
+    )
     assert "1 case grant(s) renewed" in capsys.readouterr().out
     assert await _file_and_read(key_file, "cfo@example.test", "a fresh password") == "Kept"
     assert await _file_and_read(key_file, "cfo@example.test", "first password ok") == "locked out"
@@ -150,8 +190,17 @@ async def test_recover_refuses_another_installations_key(monkeypatch, environmen
 
     other.write_text(export_recovery_key(new_key_pair()))
     with pytest.raises(SystemExit, match="not this installation's recovery key"):
-        await asyncio.to_thread(run, monkeypatch, "recover", "--email", "cfo@example.test", "--recovery-key-file",
-                                str(other), "--password-stdin", stdin="a fresh password\n")
+        await asyncio.to_thread(
+            run,
+            monkeypatch,
+            "recover",
+            "--email",
+            "cfo@example.test",
+            "--recovery-key-file",
+            str(other),
+            "--password-stdin",
+            stdin="a fresh password\n",
+        )
 
 
 async def test_audit_verify_exits_non_zero_naming_the_bad_entry(monkeypatch, environment, capsys):

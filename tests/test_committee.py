@@ -6,8 +6,8 @@ import io
 import pytest
 from sqlalchemy import select
 
+from cases.accounts import create_staff
 from cases.models import AuditEntry, Case, Grant
-from cases.staff import create_staff
 from tests.conftest import STAFF_PASSWORD, Reporter
 
 
@@ -18,9 +18,15 @@ async def references(installed) -> list[str]:
 
 async def holders(installed, reference) -> set[int]:
     async with installed.ctx.sessions() as session:
-        return set((await session.scalars(
-            select(Grant.staff_id).join(Case, Case.id == Grant.case_id).where(Case.reference == reference, Grant.holder == "staff")
-        )).all())
+        return set(
+            (
+                await session.scalars(
+                    select(Grant.staff_id)
+                    .join(Case, Case.id == Grant.case_id)
+                    .where(Case.reference == reference, Grant.holder == "staff")
+                )
+            ).all()
+        )
 
 
 async def test_leadership_report_is_invisible_to_the_compliance_officer_everywhere(client, browsers, installed):
@@ -93,8 +99,9 @@ async def test_implicated_staff_lose_access_and_only_a_committee_override_restor
     again = await officer.post(f"/staff/cases/{reference}/assign", {"assignee": installed.investigator.id})
     assert again.status_code == 422 and "implicates" in again.text
     committee = await browsers(installed.audit_committee)
-    override = await committee.post(f"/staff/cases/{reference}/override",
-                                    {"staff": installed.investigator.id, "reason": "cleared by outside counsel"})
+    override = await committee.post(
+        f"/staff/cases/{reference}/override", {"staff": installed.investigator.id, "reason": "cleared by outside counsel"}
+    )
     assert override.status_code == 303
     assert (await investigator.get(f"/staff/cases/{reference}")).status_code == 200
     async with installed.ctx.sessions() as session:
@@ -107,8 +114,9 @@ async def _concluded_case(client, officer, installed, category: str, outcome: st
     reference = (await references(installed))[-1]
     for step in ("acknowledge", "investigate"):
         await officer.post(f"/staff/cases/{reference}/{step}")
-    await officer.post(f"/staff/cases/{reference}/conclude",
-                       {"outcome": outcome, "narrative": "Found.", "root_cause": "Weak approvals."})
+    await officer.post(
+        f"/staff/cases/{reference}/conclude", {"outcome": outcome, "narrative": "Found.", "root_cause": "Weak approvals."}
+    )
     return reference
 
 
@@ -119,14 +127,54 @@ async def test_discipline_register_and_csv_show_like_findings_side_by_side(clien
     early = await officer.post(f"/staff/cases/{first}/discipline", {})
     assert early.status_code == 422
     outcomes = [
-        (first, {"subject": "Sam Subject", "subject_role": "Sales director", "subject_type": "officer",
-                 "action": "termination_of_employment", "effective_on": "2026-10-01", "decided_by": "Board", "notes": "n"}),
-        (first, {"subject": "Agent Ltd", "subject_role": "Customs agent", "subject_type": "third_party",
-                 "action": "termination_of_relationship", "effective_on": "2026-10-02", "decided_by": "CFO", "notes": ""}),
-        (second, {"subject": "Kim Subject", "subject_role": "Sales manager", "subject_type": "employee",
-                  "action": "written_reprimand", "effective_on": "2026-10-05", "decided_by": "HR director", "notes": ""}),
-        (second, {"subject": "Old Case", "subject_role": "=HYPERLINK(\"x\")", "subject_type": "employee",
-                  "action": "training", "effective_on": "2025-01-05", "decided_by": "HR director", "notes": ""}),
+        (
+            first,
+            {
+                "subject": "Sam Subject",
+                "subject_role": "Sales director",
+                "subject_type": "officer",
+                "action": "termination_of_employment",
+                "effective_on": "2026-10-01",
+                "decided_by": "Board",
+                "notes": "n",
+            },
+        ),
+        (
+            first,
+            {
+                "subject": "Agent Ltd",
+                "subject_role": "Customs agent",
+                "subject_type": "third_party",
+                "action": "termination_of_relationship",
+                "effective_on": "2026-10-02",
+                "decided_by": "CFO",
+                "notes": "",
+            },
+        ),
+        (
+            second,
+            {
+                "subject": "Kim Subject",
+                "subject_role": "Sales manager",
+                "subject_type": "employee",
+                "action": "written_reprimand",
+                "effective_on": "2026-10-05",
+                "decided_by": "HR director",
+                "notes": "",
+            },
+        ),
+        (
+            second,
+            {
+                "subject": "Old Case",
+                "subject_role": '=HYPERLINK("x")',
+                "subject_type": "employee",
+                "action": "training",
+                "effective_on": "2025-01-05",
+                "decided_by": "HR director",
+                "notes": "",
+            },
+        ),
     ]
     for reference, form in outcomes:
         assert (await officer.post(f"/staff/cases/{reference}/discipline", form)).status_code == 303
@@ -142,12 +190,39 @@ async def test_discipline_register_and_csv_show_like_findings_side_by_side(clien
     assert rows == [
         ["reference", "category", "finding", "subject_type", "subject_role", "action", "effective_on", "decided_by"],
         # ordered by category, then action, then subject type: like cases side by side
-        [first, "Bribery of a foreign official", "Substantiated", "Officer", "Sales director", "Termination of employment", "2026-10-01", "Board"],
-        [first, "Bribery of a foreign official", "Substantiated", "Third party", "Customs agent", "Termination of the business relationship", "2026-10-02", "CFO"],
-        [second, "Bribery of a foreign official", "Substantiated", "Employee", "Sales manager", "Written reprimand", "2026-10-05", "HR director"],
+        [
+            first,
+            "Bribery of a foreign official",
+            "Substantiated",
+            "Officer",
+            "Sales director",
+            "Termination of employment",
+            "2026-10-01",
+            "Board",
+        ],
+        [
+            first,
+            "Bribery of a foreign official",
+            "Substantiated",
+            "Third party",
+            "Customs agent",
+            "Termination of the business relationship",
+            "2026-10-02",
+            "CFO",
+        ],
+        [
+            second,
+            "Bribery of a foreign official",
+            "Substantiated",
+            "Employee",
+            "Sales manager",
+            "Written reprimand",
+            "2026-10-05",
+            "HR director",
+        ],
     ]
     everything = list(csv.reader(io.StringIO((await committee.get("/staff/register.csv?from=2025-01-01&to=2026-12-31")).text)))
-    assert ["'=HYPERLINK(\"x\")"] == [r[4] for r in everything if r[5] == "Training"]  # no formula runs in a spreadsheet
+    assert ['\'=HYPERLINK("x")'] == [r[4] for r in everything if r[5] == "Training"]  # no formula runs in a spreadsheet
     async with installed.ctx.sessions() as session:
         exports = (await session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "export"))).all()
     assert exports == ["discipline register 2026-09-01..2026-10-31, 3 rows", "discipline register 2025-01-01..2026-12-31, 4 rows"]
@@ -157,8 +232,14 @@ async def test_discipline_register_and_csv_show_like_findings_side_by_side(clien
 async def test_bad_discipline_input_is_refused(client, browsers, installed, field):
     officer = await browsers(installed.compliance_officer)
     reference = await _concluded_case(client, officer, installed, "other", "unsubstantiated")
-    form = {"subject": "S", "subject_role": "R", "subject_type": "employee", "action": "no_action",
-            "effective_on": "2026-10-01", "decided_by": "HR"}
+    form = {
+        "subject": "S",
+        "subject_role": "R",
+        "subject_type": "employee",
+        "action": "no_action",
+        "effective_on": "2026-10-01",
+        "decided_by": "HR",
+    }
     form[field] = "nonsense"
     response = await officer.post(f"/staff/cases/{reference}/discipline", form)
     assert response.status_code == 422

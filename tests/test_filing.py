@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from cases.intake import file_report, parse_report
+from cases.accounts import create_staff, unlock
+from cases.filing import file_report, parse_report
 from cases.models import Case, Grant, Staff
-from cases.staff import create_staff, unlock
 from crypto import CryptoError, boxes, keys
 from tests.conftest import STAFF_PASSWORD
 
@@ -38,8 +38,11 @@ async def read_as(installed, staff: Staff, case: Case, case_grants) -> dict:
 
 
 def holders(case_grants, installed) -> set[str]:
-    names = {installed.compliance_officer.id: "compliance_officer", installed.audit_committee.id: "audit_committee",
-             installed.investigator.id: "investigator"}
+    names = {
+        installed.compliance_officer.id: "compliance_officer",
+        installed.audit_committee.id: "audit_committee",
+        installed.investigator.id: "investigator",
+    }
     return {names.get(g.staff_id, g.holder) for g in case_grants}
 
 
@@ -115,7 +118,10 @@ async def test_deadlines_are_stored_with_the_case(installed):
     await file(installed, today=date(2026, 11, 23))
     case, _ = await latest_case(installed.ctx)
     assert (case.received_on, case.acknowledge_by, case.feedback_by) == (
-        date(2026, 11, 23), date(2026, 11, 30), date(2027, 2, 28))
+        date(2026, 11, 23),
+        date(2026, 11, 30),
+        date(2027, 2, 28),
+    )
 
 
 async def test_anonymous_and_confidential_reports_look_alike_at_rest(installed):

@@ -113,7 +113,10 @@ async def test_retaliation_message_is_stored_flagged(reporter, installed):
 
 async def test_files_filed_with_the_report_are_listed(reporter):
     receipt = await reporter.file(
-        files=[("attachments", ("photo.jpg", b"\xff\xd8jpeg", "image/jpeg")), ("attachments", ("memo.txt", b"memo", "text/plain"))]
+        files=[
+            ("attachments", ("photo.jpg", b"\xff\xd8jpeg", "image/jpeg")),
+            ("attachments", ("memo.txt", b"memo", "text/plain")),
+        ]
     )
     page = (await reporter.open(receipt)).text
     assert "photo.jpg" in page and "memo.txt" in page
@@ -185,7 +188,9 @@ async def test_malformed_multipart_is_refused_cleanly(client, reporter, installe
 
 
 async def test_report_without_csrf_token_is_refused_but_text_is_kept(client, installed):
-    response = await client.post("/report", data={**REPORT_FORM, "details": "Kept text 77aa"}, files=[("attachments", ("", b"", ""))])
+    response = await client.post(
+        "/report", data={**REPORT_FORM, "details": "Kept text 77aa"}, files=[("attachments", ("", b"", ""))]
+    )
     assert response.status_code == 403
     assert "This form has expired" in response.text and "Kept text 77aa" in response.text
     assert await count_rows(installed.ctx, Case) == 0
@@ -193,9 +198,7 @@ async def test_report_without_csrf_token_is_refused_but_text_is_kept(client, ins
 
 async def test_report_from_another_site_is_refused(client, reporter, installed):
     token = await reporter.token("/report")
-    response = await client.post(
-        "/report", data={**REPORT_FORM, "csrf_token": token}, headers={"sec-fetch-site": "cross-site"}
-    )
+    response = await client.post("/report", data={**REPORT_FORM, "csrf_token": token}, headers={"sec-fetch-site": "cross-site"})
     assert response.status_code == 403
     assert await count_rows(installed.ctx, Case) == 0
 

@@ -16,6 +16,7 @@ async def test_upgrade_head_matches_the_models(settings):
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as connection:
+
             def diff(sync_connection):
                 context = MigrationContext.configure(sync_connection, opts={"render_as_batch": True})
                 return compare_metadata(context, Base.metadata)

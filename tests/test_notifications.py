@@ -11,7 +11,7 @@ from cases.models import Case, OutboxMail, Staff
 from cases.notifications import digests, reminders
 from cases.outbox import send_due
 from cases.retaliation import deliver_check_ins
-from tests.conftest import STAFF_PASSWORD, Reporter
+from tests.conftest import STAFF_PASSWORD, Reporter, identity_of
 
 CANARY = "MailCanary4c1d"
 
@@ -28,8 +28,9 @@ async def pending(installed) -> list[OutboxMail]:
 
 
 async def test_a_new_report_mails_its_readers_and_no_one_else(client, installed, smtp, clock):
-    await Reporter(client).file({"summary": CANARY, "details": CANARY, "anonymity": "confidential",
-                                 "name": CANARY, "contact": "reporter@example.org"})
+    await Reporter(client).file(
+        {"summary": CANARY, "details": CANARY, "anonymity": "confidential", "name": CANARY, "contact": "reporter@example.org"}
+    )
     assert await send_due(installed.ctx, clock()) == 0  # held to the next whole hour
     assert await deliver(installed, clock) == 1
     [mail] = smtp.to(installed.compliance_officer.email)
@@ -51,9 +52,11 @@ async def test_leadership_and_accounting_reports_mail_the_committee(client, inst
 
 async def test_escalation_mails_the_committee(client, installed, smtp, clock, browsers):
     async with installed.ctx.sessions() as session:
-        from cases.staff import create_staff
+        from cases.accounts import create_staff
 
-        second = await create_staff(session, installed.ctx, email="member2@example.test", role="audit_committee", password=STAFF_PASSWORD)
+        second = await create_staff(
+            session, installed.ctx, email="member2@example.test", role="audit_committee", password=STAFF_PASSWORD
+        )
     await Reporter(client).file()
     await deliver(installed, clock)
     smtp.messages.clear()
@@ -67,7 +70,9 @@ async def test_escalation_mails_the_committee(client, installed, smtp, clock, br
     assert all(m["Subject"] == "Speakup: a case was escalated to the Audit Committee" for _, m in smtp.messages)
 
 
-@pytest.mark.parametrize(("leadership", "expected"), [(False, {"compliance_officer", "audit_committee"}), (True, {"audit_committee"})])
+@pytest.mark.parametrize(
+    ("leadership", "expected"), [(False, {"compliance_officer", "audit_committee"}), (True, {"audit_committee"})]
+)
 async def test_a_retaliation_flag_mails_at_once(client, installed, smtp, clock, leadership, expected):
     reporter = Reporter(client)
     receipt = await reporter.file({"concerns_leadership": "yes"} if leadership else {})
@@ -76,37 +81,42 @@ async def test_a_retaliation_flag_mails_at_once(client, installed, smtp, clock, 
     await reporter.write(receipt, f"{CANARY} I was demoted.", retaliation=True)
     await deliver(installed, clock)
     emails = {getattr(installed, role).email for role in expected}
-    assert {r for rcpts, m in smtp.messages if m["Subject"] == "Speakup: someone may be facing retaliation" for r in rcpts} == emails
+    assert {
+        r for rcpts, m in smtp.messages if m["Subject"] == "Speakup: someone may be facing retaliation" for r in rcpts
+    } == emails
     assert all(CANARY not in m.get_content() for _, m in smtp.messages)
 
 
 async def test_account_events_mail_the_account(browsers, installed, smtp, clock, app):
     officer = await browsers(installed.compliance_officer)
-    await officer.post("/staff/password", {"current_password": STAFF_PASSWORD, "new_password": "another passphrase",
-                                           "repeat_password": "another passphrase"})
+    await officer.post(
+        "/staff/password",
+        {"current_password": STAFF_PASSWORD, "new_password": "another passphrase", "repeat_password": "another passphrase"},
+    )
     ctx = installed.ctx
     async with ctx.sessions() as session:
-        from cases.staff import create_staff, update_staff
+        from cases.accounts import create_staff, update_staff
 
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     async with ctx.sessions() as session:
-        await update_staff(session, ctx, admin.id, installed.investigator.id, reset_second_factor=True)
+        await update_staff(session, ctx, await identity_of(installed, admin), installed.investigator.id, reset_second_factor=True)
     await deliver(installed, clock, hours=0)
     assert "was changed" in smtp.to(installed.compliance_officer.email)[0].get_content()
     assert "was reset" in smtp.to(installed.investigator.email)[0].get_content()
 
 
 async def test_a_new_account_that_can_read_cases_is_announced_to_the_officers_and_the_committee(installed, smtp, clock):
-    from cases.staff import create_staff, update_staff
+    from cases.accounts import create_staff, update_staff
 
     ctx = installed.ctx
     async with ctx.sessions() as session:
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     async with ctx.sessions() as session:
-        await create_staff(session, ctx, email="shadow@example.test", role="compliance_officer", password=STAFF_PASSWORD,
-                           actor_id=admin.id)
+        await create_staff(
+            session, ctx, email="shadow@example.test", role="compliance_officer", password=STAFF_PASSWORD, actor=await identity_of(installed, admin)
+        )
     async with ctx.sessions() as session:
-        await update_staff(session, ctx, admin.id, installed.investigator.id, role="audit_committee")
+        await update_staff(session, ctx, await identity_of(installed, admin), installed.investigator.id, role="audit_committee")
     await deliver(installed, clock, hours=0)
     announced = [m for m in smtp.to(installed.audit_committee.email) if m["Subject"] == "Speakup: a new account can read cases"]
     assert len(announced) == 2 and "shadow@example.test" in announced[0].get_content()
@@ -121,15 +131,19 @@ async def test_deadline_reminders_are_sent_once_per_deadline(client, installed, 
     await Reporter(client).file()
     async with ctx.sessions() as session, session.begin():
         first, second = (await session.scalars(select(Case).order_by(Case.id))).all()
-        first.acknowledge_by = today + timedelta(days=2)   # due soon
+        first.acknowledge_by = today + timedelta(days=2)  # due soon
         second.acknowledge_by = today - timedelta(days=1)  # overdue
     for _ in range(2):  # the scheduler runs often; each reminder goes once
         async with ctx.sessions() as session, session.begin():
             await reminders(session, ctx.settings, today, clock())
     await deliver(installed, clock)
     subjects = sorted(m["Subject"] for m in smtp.to(installed.compliance_officer.email))
-    assert subjects == ["Speakup: a new report has arrived", "Speakup: a new report has arrived",
-                        "Speakup: a report is due for acknowledgement", "Speakup: a report is overdue for acknowledgement"]
+    assert subjects == [
+        "Speakup: a new report has arrived",
+        "Speakup: a new report has arrived",
+        "Speakup: a report is due for acknowledgement",
+        "Speakup: a report is overdue for acknowledgement",
+    ]
     async with ctx.sessions() as session, session.begin():
         await session.execute(update(Case).values(status="investigating", feedback_by=today + timedelta(days=10)))
         await reminders(session, ctx.settings, today, clock())
@@ -175,9 +189,28 @@ def certificate(tmp_path, monkeypatch):
     import subprocess
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # what the client trusts, as a CA bundle would be set
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -237,8 +270,17 @@ async def test_no_mail_carries_anything_of_a_canary_report(client, browsers, ins
 
     installed.ctx.settings = replace(installed.ctx.settings, mail_case_reference=True)
     reporter = Reporter(client)
-    receipt = await reporter.file({"summary": CANARY, "details": CANARY, "people": CANARY, "country": CANARY,
-                                   "anonymity": "confidential", "name": CANARY, "contact": CANARY})
+    receipt = await reporter.file(
+        {
+            "summary": CANARY,
+            "details": CANARY,
+            "people": CANARY,
+            "country": CANARY,
+            "anonymity": "confidential",
+            "name": CANARY,
+            "contact": CANARY,
+        }
+    )
     await reporter.write(receipt, CANARY, retaliation=True)
     officer = await browsers(installed.compliance_officer)
     async with installed.ctx.sessions() as session:

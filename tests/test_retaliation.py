@@ -46,8 +46,9 @@ async def test_a_flag_is_worked_from_open_to_resolved_with_a_record(client, brow
     assert (await officer.post(f"/staff/flags/{flag.id}", {"step": "review"})).status_code == 303
     empty = await officer.post(f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy", "record": ""})
     assert empty.status_code == 422 and "Record the grounds" in empty.text
-    done = await officer.post(f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy",
-                                                         "record": "Demotion reversed, back pay paid."})
+    done = await officer.post(
+        f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy", "record": "Demotion reversed, back pay paid."}
+    )
     assert done.status_code == 303
     [flag] = await flags(installed)
     assert (flag.status, flag.resolution) == ("resolved", "remedy")
@@ -58,7 +59,9 @@ async def test_a_flag_is_worked_from_open_to_resolved_with_a_record(client, brow
 
 
 async def protect(officer, reference, employee_id="E-1001", role="reporter"):
-    response = await officer.post(f"/staff/cases/{reference}/protect", {"employee_id": employee_id, "name": "Pat Protected", "role": role})
+    response = await officer.post(
+        f"/staff/cases/{reference}/protect", {"employee_id": employee_id, "name": "Pat Protected", "role": role}
+    )
     assert response.status_code == 303
 
 
@@ -75,10 +78,10 @@ async def test_hr_import_flags_a_protected_person_inside_the_window_only(client,
     after_window = (case.received_on + timedelta(days=800)).isoformat()
     before_report = (case.received_on - timedelta(days=1)).isoformat()
     rows = [
-        {"employee_id": " e-1001 ", "action": "demotion", "date": inside},        # hit
-        {"employee_id": "E-1001", "action": "pay_hours", "date": after_window},   # outside the 24 months
-        {"employee_id": "E-1001", "action": "transfer", "date": before_report},   # before the report
-        {"employee_id": "E-2002", "action": "demotion", "date": inside},          # someone else
+        {"employee_id": " e-1001 ", "action": "demotion", "date": inside},  # hit
+        {"employee_id": "E-1001", "action": "pay_hours", "date": after_window},  # outside the 24 months
+        {"employee_id": "E-1001", "action": "transfer", "date": before_report},  # before the report
+        {"employee_id": "E-2002", "action": "demotion", "date": inside},  # someone else
     ]
     response = await client.post("/api/v1/hr/adverse-actions", json={"actions": rows}, headers=HR_TOKEN)
     assert response.status_code == 200
@@ -118,7 +121,9 @@ async def test_hr_import_from_the_cli(client, browsers, installed, monkeypatch, 
     officer = await browsers(installed.compliance_officer)
     await protect(officer, case.reference, "E-77", role="witness")
     csv_file = tmp_path / "hr.csv"
-    csv_file.write_text(f"employee_id,action,date\nE-77,negative_appraisal,{case.received_on.isoformat()}\nE-78,demotion,2026-01-01\n")
+    csv_file.write_text(
+        f"employee_id,action,date\nE-77,negative_appraisal,{case.received_on.isoformat()}\nE-78,demotion,2026-01-01\n"
+    )
     for name, value in {"SPEAKUP_DATABASE_URL": settings.database_url, "SPEAKUP_HR_MATCH_KEY": bytes(range(32)).hex()}.items():
         monkeypatch.setenv(name, value)
     await asyncio.to_thread(cli.main, ["hr", "import", str(csv_file)])
@@ -161,7 +166,9 @@ async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, brows
     assert "Have you faced retaliation?" in page and "days since your report was closed" in page
     check_in = int(re.search(r'name="check_in" value="(\d+)"', page).group(1))
     token = csrf_from(page)
-    answered = await client.post("/follow-up/check-in", data={"receipt": receipt, "check_in": check_in, "answer": "yes", "csrf_token": token})
+    answered = await client.post(
+        "/follow-up/check-in", data={"receipt": receipt, "check_in": check_in, "answer": "yes", "csrf_token": token}
+    )
     assert answered.status_code == 200 and "Thank you for answering." in answered.text
     assert "Have you faced retaliation?" not in answered.text
     [flag] = await flags(installed)
@@ -178,7 +185,9 @@ async def test_a_no_to_a_check_in_opens_nothing(client, browsers, installed):
         await deliver_check_ins(session, installed.ctx, (await only_case(installed)).closed_on + timedelta(days=31))
     body = (await client.post("/api/v1/follow-up", json={"receipt": receipt})).json()
     [pending] = body["check_ins"]
-    response = await client.post("/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": pending["id"], "retaliation": False})
+    response = await client.post(
+        "/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": pending["id"], "retaliation": False}
+    )
     assert response.status_code == 201
     assert await flags(installed) == []
     assert (await client.post("/api/v1/follow-up", json={"receipt": receipt})).json()["check_ins"] == []
@@ -190,6 +199,7 @@ async def test_protected_persons_need_the_match_key(client, browsers, installed)
     installed.ctx.settings = replace(installed.ctx.settings, hr_match_key=None)
     await Reporter(client).file()
     officer = await browsers(installed.compliance_officer)
-    response = await officer.post(f"/staff/cases/{(await only_case(installed)).reference}/protect",
-                                  {"employee_id": "E-1", "name": "n", "role": "witness"})
+    response = await officer.post(
+        f"/staff/cases/{(await only_case(installed)).reference}/protect", {"employee_id": "E-1", "name": "n", "role": "witness"}
+    )
     assert response.status_code == 503 and "SPEAKUP_HR_MATCH_KEY" in response.text

@@ -54,9 +54,17 @@ async def test_a_code_is_good_only_once(browsers, app, installed, clock):
     code = browser.code()
     first = StaffBrowser(app, clock, browser.email)
     first.totp_secret = browser.totp_secret
-    assert (await first.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await first.token()})).status_code == 303
+    assert (
+        await first.client.post(
+            "/staff/login",
+            data={"email": browser.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await first.token()},
+        )
+    ).status_code == 303
     replay = StaffBrowser(app, clock, browser.email)
-    response = await replay.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await replay.token()})
+    response = await replay.client.post(
+        "/staff/login",
+        data={"email": browser.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await replay.token()},
+    )
     assert response.status_code == 401
     await first.aclose(), await replay.aclose()
 
@@ -77,8 +85,9 @@ async def test_too_many_failures_overall_refuse_every_login_for_a_while(app, ins
     browser = StaffBrowser(app, clock, "nobody@example.test")
 
     async def attempt():
-        return await browser.client.post("/staff/login", data={"email": browser.email, "password": "x" * 12,
-                                                                "csrf_token": await browser.token()})
+        return await browser.client.post(
+            "/staff/login", data={"email": browser.email, "password": "x" * 12, "csrf_token": await browser.token()}
+        )
 
     for _ in range(3):
         assert (await attempt()).status_code == 401
@@ -107,7 +116,9 @@ async def test_login_rotates_the_session_and_logout_ends_it(browsers, installed)
 async def test_session_cookie_flags(app, installed, clock):
     browser = StaffBrowser(app, clock, installed.compliance_officer.email)
     await browser.token()
-    await browser.client.post("/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "csrf_token": await browser.token()})
+    await browser.client.post(
+        "/staff/login", data={"email": browser.email, "password": STAFF_PASSWORD, "csrf_token": await browser.token()}
+    )
     page = await browser.get("/staff/enrol")
     browser.totp_secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
     response = await browser.post("/staff/enrol", {"code": browser.code()})
@@ -138,7 +149,11 @@ async def test_password_change_rewraps_the_key_and_ends_every_session(browsers, 
     await second.login()
     response = await browser.post(
         "/staff/password",
-        {"current_password": STAFF_PASSWORD, "new_password": "a brand new passphrase", "repeat_password": "a brand new passphrase"},
+        {
+            "current_password": STAFF_PASSWORD,
+            "new_password": "a brand new passphrase",
+            "repeat_password": "a brand new passphrase",
+        },
     )
     assert response.status_code == 200 and "Password changed" in response.text
     assert await count_rows(installed.ctx, StaffSession) == 0
@@ -160,11 +175,13 @@ async def test_wrong_current_password_changes_nothing(browsers, installed):
 async def test_administrator_creates_disables_and_resets_accounts(browsers, app, installed, clock):
     ctx = installed.ctx
     async with ctx.sessions() as session:
-        from cases.staff import create_staff
+        from cases.accounts import create_staff
 
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     browser = await browsers(admin)
-    created = await browser.post("/staff/admin", {"email": "new@example.test", "role": "investigator", "password": "initial password 1"})
+    created = await browser.post(
+        "/staff/admin", {"email": "new@example.test", "role": "investigator", "password": "initial password 1"}
+    )
     assert created.status_code == 200 and "Account created" in created.text
     async with ctx.sessions() as session:
         new = await session.scalar(select(Staff).where(Staff.email == "new@example.test"))
@@ -189,7 +206,7 @@ async def test_administrator_creates_disables_and_resets_accounts(browsers, app,
 async def test_administrator_cannot_lock_themselves_out(browsers, installed):
     ctx = installed.ctx
     async with ctx.sessions() as session:
-        from cases.staff import create_staff
+        from cases.accounts import create_staff
 
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     browser = await browsers(admin)

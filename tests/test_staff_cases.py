@@ -40,7 +40,7 @@ async def test_case_from_receipt_to_closure(client, browsers, installed):
     revealed = await officer.post(f"/staff/cases/{reference}/reveal", {"reason": "arrange an interview"})
     assert "Ana Example" in revealed.text and "+1 555 0100" in revealed.text
 
-    file_id = re.search(rf'/staff/cases/{reference}/attachments/(\d+)', page).group(1)
+    file_id = re.search(rf"/staff/cases/{reference}/attachments/(\d+)", page).group(1)
     download = await officer.get(f"/staff/cases/{reference}/attachments/{file_id}")
     assert download.content == b"date,amount\n2026-03-01,5000\n"
     assert download.headers["content-type"] == "application/octet-stream"
@@ -71,8 +71,19 @@ async def test_case_from_receipt_to_closure(client, browsers, installed):
     async with installed.ctx.sessions() as session:
         actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
         assert (await audit.verify(session)).ok
-    for expected in ["report.filed", "login", "case.viewed", "status.changed", "message.sent", "note.added",
-                     "identity.revealed", "attachment.downloaded", "grant.added", "case.assigned", "finding.recorded"]:
+    for expected in [
+        "report.filed",
+        "login",
+        "case.viewed",
+        "status.changed",
+        "message.sent",
+        "note.added",
+        "identity.revealed",
+        "attachment.downloaded",
+        "grant.added",
+        "case.assigned",
+        "finding.recorded",
+    ]:
         assert expected in actions, expected
 
 
@@ -93,7 +104,7 @@ async def test_steps_out_of_order_are_refused(client, browsers, installed):
 async def test_reassigning_moves_the_grant_between_investigators(client, browsers, installed):
     ctx = installed.ctx
     async with ctx.sessions() as session:
-        from cases.staff import create_staff
+        from cases.accounts import create_staff
 
         second = await create_staff(session, ctx, email="second@example.test", role="investigator", password="x" * 14)
     await Reporter(client).file()
@@ -132,7 +143,7 @@ async def test_leadership_case_cannot_be_assigned_to_the_compliance_officer(clie
 async def test_hand_over_moves_a_leavers_open_cases_in_one_step(client, browsers, installed):
     ctx = installed.ctx
     async with ctx.sessions() as session:
-        from cases.staff import create_staff
+        from cases.accounts import create_staff
 
         successor = await create_staff(session, ctx, email="successor@example.test", role="investigator", password="x" * 14)
     reporter = Reporter(client)
@@ -156,12 +167,18 @@ async def test_case_list_filters_sorts_and_pages(client, browsers, installed, cl
     ctx = installed.ctx
     from datetime import timedelta
 
-    from cases.intake import file_report, parse_report
+    from cases.filing import file_report, parse_report
 
     today = clock().date()
     for days, category in [(1, "other"), (20, "third_party"), (3, "other")]:
         async with ctx.sessions() as session:
-            await file_report(session, ctx, parse_report({"category": category, "summary": "s", "details": "d"}), [], today - timedelta(days=days))
+            await file_report(
+                session,
+                ctx,
+                parse_report({"category": category, "summary": "s", "details": "d"}),
+                [],
+                today - timedelta(days=days),
+            )
     officer = await browsers(installed.compliance_officer)
     overdue = (await officer.get("/staff/?overdue=1")).text
     assert overdue.count("/staff/cases/") == 1 and "overdue" in overdue
@@ -186,12 +203,12 @@ async def test_retaliation_message_flags_the_case_in_the_list(client, browsers, 
 
 
 async def test_hostile_attachment_names_are_served_safely(client, browsers, installed):
-    name = "../../etc/passwd\r\nX-Evil: 1\u202egpj.exe\";.pdf"
+    name = '../../etc/passwd\r\nX-Evil: 1\u202egpj.exe";.pdf'
     await Reporter(client).file(files=[("attachments", (name, b"data", "text/html"))])
     reference = await only_reference(installed)
     officer = await browsers(installed.compliance_officer)
     page = (await officer.get(f"/staff/cases/{reference}")).text
-    file_id = re.search(rf'/staff/cases/{reference}/attachments/(\d+)', page).group(1)
+    file_id = re.search(rf"/staff/cases/{reference}/attachments/(\d+)", page).group(1)
     response = await officer.get(f"/staff/cases/{reference}/attachments/{file_id}")
     disposition = response.headers["content-disposition"]
     assert "\r" not in disposition and "\n" not in disposition and "/" not in disposition.split("filename*")[0]
@@ -234,7 +251,9 @@ async def test_audit_verify_notices_removed_and_reordered_rows(client, browsers,
         else:  # reorder: two different entries trade places, hashes and all
             first, second = next((a, b) for a, b in zip(entries, entries[1:]) if a.action != b.action)
             rows = {e.id: e for e in await session.scalars(select(AuditEntry).where(AuditEntry.id.in_([first.id, second.id])))}
-            values = {i: {k: getattr(rows[i], k) for k in ("at", "actor_id", "action", "case_id", "detail", "entry_hash")} for i in rows}
+            values = {
+                i: {k: getattr(rows[i], k) for k in ("at", "actor_id", "action", "case_id", "detail", "entry_hash")} for i in rows
+            }
             await session.execute(update(AuditEntry).where(AuditEntry.id == first.id).values(**values[second.id]))
             await session.execute(update(AuditEntry).where(AuditEntry.id == second.id).values(**values[first.id]))
     async with ctx.sessions() as session:

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the reporter site and the staff site: CSRF and rendering.
+"""CSRF protection for both faces.
 
 CSRF uses a double-submit cookie: a random token in a ``SameSite=Strict``
 session cookie (``__Host-`` prefixed when cookies are Secure, so a sibling
@@ -44,11 +44,8 @@ def check_csrf(request: Request, form_token: object) -> None:
         raise CsrfFailed()
 
 
-def render(request: Request, template: str, context: dict | None = None, status_code: int = 200) -> Response:
-    """A page from ``templates/``, with the CSRF cookie set when the page made a new token."""
-    response = request.app.state.templates.TemplateResponse(
-        request, template, {"csrf_token": csrf_token(request), **(context or {})}, status_code=status_code
-    )
+def set_csrf_cookie(request: Request, response: Response) -> None:
+    """Give the browser this page's token, when the page made a new one."""
     if request.state.csrf_new:
         response.set_cookie(
             _cookie_name(request),
@@ -58,4 +55,3 @@ def render(request: Request, template: str, context: dict | None = None, status_
             httponly=True,
             samesite="strict",
         )
-    return response

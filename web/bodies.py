@@ -3,7 +3,7 @@
 Starlette's form parser spools uploads larger than 1 MB to a temporary file;
 an attachment is plaintext until it is sealed, and plaintext must never reach
 the disk, so files here stay in memory up to the per-file limit. The whole
-body is bounded by ``BodyLimit`` in ``asgi.py``, so memory per request is too.
+body is bounded by ``BodyLimit`` (``web/middleware.py``), so memory per request is too.
 A file over the limit is dropped (not the whole form), so the page can come
 back with everything the reporter typed and say which file was too large.
 """
@@ -20,8 +20,10 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import Request
 
 from cases.content import Upload, describe_size
-from cases.errors import InvalidInput, InvalidJSON, MalformedBody, TooLarge, UnsupportedMediaType
+from cases.errors import InvalidInput, TooLarge
 from cases.settings import Settings
+
+from .errors import InvalidJSON, MalformedBody, UnsupportedMediaType
 
 
 class _InMemoryMultiPartParser(MultiPartParser):

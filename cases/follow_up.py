@@ -22,6 +22,7 @@ from . import audit
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput, InvalidReceipt, UnknownReceipt
+from .filing import Report
 from .models import Case, CheckIn, Grant, Message
 from .retaliation import open_flag
 
@@ -67,7 +68,7 @@ class Mailbox:
     acknowledged_on: date | None
     acknowledge_by: date
     feedback_by: date
-    report: dict[str, Any]
+    report: Report
     attachments: list[AttachmentInfo]
     messages: list[ThreadMessage]
     check_ins: list[PendingCheckIn] = field(default_factory=list)
@@ -79,7 +80,7 @@ class Mailbox:
 async def _derive(ctx: Context, receipt: str) -> ReceiptKeys:
     try:
         normalised = receipts.normalise(receipt)
-    except receipts.InvalidReceipt:
+    except receipts.MalformedReceipt:
         raise InvalidReceipt() from None
     ctx.receipt_limiter.check()
     installation = await ctx.installation()
@@ -110,9 +111,17 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
                 selectinload(Case.attachments),
             )
         )
-        pending = [] if case is None else (await session.scalars(
-            select(CheckIn).where(CheckIn.case_id == case.id, CheckIn.answered_on.is_(None)).order_by(CheckIn.days_after_closure)
-        )).all()
+        pending = (
+            []
+            if case is None
+            else (
+                await session.scalars(
+                    select(CheckIn)
+                    .where(CheckIn.case_id == case.id, CheckIn.answered_on.is_(None))
+                    .order_by(CheckIn.days_after_closure)
+                )
+            ).all()
+        )
     if case is None:
         raise _unknown(ctx)
     case_key = keys.open_grant(case.grants[0].sealed_key, reporter.private_key)
@@ -132,7 +141,7 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
         acknowledged_on=case.acknowledged_on,
         acknowledge_by=case.acknowledge_by,
         feedback_by=case.feedback_by,
-        report=boxes.unseal_json(case_key, case.report_box),
+        report=Report.unsealed(boxes.unseal_json(case_key, case.report_box)),
         attachments=_attachment_info(case_key, [a for a in case.attachments if a.message_id is None]),
         messages=messages,
         # Several check-ins can be due at once; one answer covers them.
@@ -194,7 +203,9 @@ async def send_reporter_message(
         if retaliation:
             await open_flag(session, ctx.settings, case_id, "reporter", ctx.now())
         await audit.record(
-            session, "reporter.retaliation" if retaliation else "reporter.message", case_id=case_id,
+            session,
+            "reporter.retaliation" if retaliation else "reporter.message",
+            case_id=case_id,
             at=audit.reporter_time(today),
         )
 
@@ -208,9 +219,7 @@ async def answer_check_in(
         case_id = await session.scalar(select(Case.id).where(Case.receipt_lookup == reporter.lookup_id))
         if case_id is None:
             raise _unknown(ctx)
-        pending = (await session.scalars(
-            select(CheckIn).where(CheckIn.case_id == case_id, CheckIn.answered_on.is_(None))
-        )).all()
+        pending = (await session.scalars(select(CheckIn).where(CheckIn.case_id == case_id, CheckIn.answered_on.is_(None)))).all()
         if check_in_id not in {c.id for c in pending}:
             raise InvalidInput(fields={"check_in": "This question has been answered already."})
         for check_in in pending:

@@ -10,8 +10,9 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import InvalidInput, InvalidJSON, SpeakupError
-from ..retaliation import NotConfigured, import_adverse_actions, parse_adverse_actions
+from cases.errors import InvalidInput, SpeakupError
+from cases.retaliation import NotConfigured, import_adverse_actions, parse_adverse_actions
+from web.errors import InvalidJSON
 
 
 class Unauthorized(SpeakupError):
@@ -40,7 +41,7 @@ async def adverse_actions(request: Request) -> Response:
     except ValueError:
         raise InvalidJSON() from None
     if not isinstance(data, dict) or set(data) != {"actions"} or not isinstance(data["actions"], list):
-        raise InvalidInput(fields={"actions": "Send {\"actions\": [{\"employee_id\", \"action\", \"date\"}, ...]}."})
+        raise InvalidInput(fields={"actions": 'Send {"actions": [{"employee_id", "action", "date"}, ...]}.'})
     if not all(isinstance(row, dict) for row in data["actions"]):
         raise InvalidInput(fields={"actions": "Each action is an object."})
     actions = parse_adverse_actions(data["actions"])

@@ -12,7 +12,7 @@ from crypto import kdf
 from crypto.kdf import Argon2Params, PasswordKeys, ReceiptKeys
 
 
-class KeyDerivation:
+class KdfPool:
     def __init__(self, params: Argon2Params, concurrency: int) -> None:
         self.params = params
         self._slots = asyncio.Semaphore(concurrency)

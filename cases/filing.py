@@ -20,7 +20,8 @@ from . import audit, deadlines, notifications
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput
-from .models import CATEGORIES, Case, Grant, ReferenceCounter, Staff
+from .models import Case, Grant, ReferenceCounter, Staff
+from .vocabulary import CATEGORIES
 
 # Longest accepted text per field, in characters.
 TEXT_FIELDS = {
@@ -39,7 +40,9 @@ REPORT_FIELDS = ("category", *TEXT_FIELDS, "foreign_official_involved", "concern
 
 
 @dataclass(frozen=True)
-class ReportDraft:
+class Report:
+    """A report's fields as sealed with the case (the identity is sealed apart)."""
+
     category: str
     summary: str
     details: str
@@ -50,10 +53,21 @@ class ReportDraft:
     how_known: str = ""
     foreign_official_involved: str = "unknown"
     concerns_leadership: bool = False
-    identity: dict[str, str] | None = None
 
     def __repr__(self) -> str:  # report content never goes to a log
-        return f"ReportDraft(category={self.category!r})"
+        return f"{type(self).__name__}(category={self.category!r})"
+
+    @classmethod
+    def unsealed(cls, fields: dict[str, Any]) -> "Report":
+        """The report from its opened box."""
+        return cls(**{name: value for name, value in fields.items() if name in REPORT_FIELDS})
+
+
+@dataclass(frozen=True, repr=False)
+class ReportDraft(Report):
+    """A report as filed: its fields and the reporter's identity (None: anonymous)."""
+
+    identity: dict[str, str] | None = None
 
     def sealed_fields(self) -> dict[str, Any]:
         fields = asdict(self)
@@ -136,9 +150,7 @@ async def _next_reference(session: AsyncSession, year: int) -> str:
     return f"{year}-{number:04d}"
 
 
-async def file_report(
-    session: AsyncSession, ctx: Context, draft: ReportDraft, uploads: list[Upload], today: date
-) -> str:
+async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, uploads: list[Upload], today: date) -> str:
     """Seal and store a report; return its receipt only once the case is committed.
 
     Routing: a report concerning the Compliance Officer, the CFO or a director
@@ -176,9 +188,7 @@ async def file_report(
             status="received",
             received_on=today,
             acknowledge_by=deadlines.acknowledge_by(today, settings.acknowledge_days),
-            feedback_by=deadlines.feedback_by(
-                today, None, days=settings.acknowledge_days, months=settings.feedback_months
-            ),
+            feedback_by=deadlines.feedback_by(today, None, days=settings.acknowledge_days, months=settings.feedback_months),
             public_key=bytes(public),
             report_box=boxes.seal_json(public, draft.sealed_fields()),
             identity_box=boxes.seal_json(public, draft.identity or {}),

@@ -5,8 +5,8 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..auth import Identity, current_identity
-from ..errors import NotLoggedIn
+from cases.auth import Identity, current_identity
+from web.errors import NotLoggedIn
 
 
 def now(request: Request) -> datetime:

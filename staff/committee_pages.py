@@ -2,33 +2,41 @@
 
 from datetime import date
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import discipline, retaliation
-from ..errors import InvalidInput
-from ..models import CATEGORIES, DISCIPLINARY_ACTIONS, FINDINGS, FLAG_RESOLUTIONS, RETALIATION_FORMS, SUBJECT_TYPES
-from ..web import render
+from cases import discipline, retaliation
+from cases.auth import Identity
+from cases.errors import InvalidInput
+from web.render import render
+
 from .guard import staff_page
 from .session import now
 
 
-async def _flags_page(request: Request, me, *, problem=None, errors=None, status_code=200) -> Response:
+async def _flags_page(request: Request, me: Identity, *, error: InvalidInput | None = None) -> Response:
     async with request.app.state.ctx.sessions() as session:
         rows = await retaliation.list_flags(session, me, include_resolved=request.query_params.get("all") == "1")
-    context = {"me": me.staff, "flags": rows, "forms": RETALIATION_FORMS, "resolutions": FLAG_RESOLUTIONS,
-               "today": now(request).date(), "problem": problem, "errors": errors or {}}
-    return render(request, "staff/flags.html", context, status_code=status_code)
+    context = {
+        "me": me.staff,
+        "flags": rows,
+        "today": now(request).date(),
+        "problem": error.detail if error else None,
+        "errors": error.fields if error else {},
+    }
+    return render(request, "staff/flags.html", context, status_code=error.status if error else 200)
 
 
 @staff_page
-async def flags(request: Request, me, form) -> Response:
+async def flags(request: Request, me: Identity, form: FormData | None) -> Response:
     return await _flags_page(request, me)
 
 
 @staff_page
-async def flag_action(request: Request, me, form) -> Response:
+async def flag_action(request: Request, me: Identity, form: FormData | None) -> Response:
     flag_id = request.path_params["flag_id"]
+    form = form or FormData()
     try:
         async with request.app.state.ctx.sessions() as session:
             if form.get("step") == "review":
@@ -40,8 +48,8 @@ async def flag_action(request: Request, me, form) -> Response:
             else:
                 raise InvalidInput("Unknown step.")
     except InvalidInput as error:
-        return await _flags_page(request, me, problem=error.detail, errors=error.fields, status_code=error.status)
-    return RedirectResponse("/staff/flags", status_code=303)
+        return await _flags_page(request, me, error=error)
+    return RedirectResponse(request.url_for("staff:flags").path, status_code=303)
 
 
 def _period(request: Request) -> tuple[date, date]:
@@ -58,17 +66,16 @@ def _period(request: Request) -> tuple[date, date]:
 
 
 @staff_page
-async def register_page(request: Request, me, form) -> Response:
+async def register_page(request: Request, me: Identity, form: FormData | None) -> Response:
     start, end = _period(request)
     async with request.app.state.ctx.sessions() as session:
         rows = await discipline.register(session, me, start, end)
-    context = {"me": me.staff, "rows": rows, "summary": discipline.summary(rows), "start": start, "end": end,
-               "categories": CATEGORIES, "findings": FINDINGS, "actions": DISCIPLINARY_ACTIONS, "subject_types": SUBJECT_TYPES}
+    context = {"me": me.staff, "rows": rows, "summary": discipline.summary(rows), "start": start, "end": end}
     return render(request, "staff/register.html", context)
 
 
 @staff_page
-async def register_csv(request: Request, me, form) -> Response:
+async def register_csv(request: Request, me: Identity, form: FormData | None) -> Response:
     start, end = _period(request)
     async with request.app.state.ctx.sessions() as session:
         text = await discipline.export_csv(session, me, start, end, now(request))

@@ -7,8 +7,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..auth import Identity
-from ..web import CSRF_FIELD, check_csrf
+from cases.auth import Identity
+from web.csrf import CSRF_FIELD, check_csrf
+
 from .session import identity
 
 Handler = Callable[[Request, Identity, FormData | None], Awaitable[Response]]

@@ -5,19 +5,23 @@ import io
 
 import qrcode
 import qrcode.image.svg
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import auth
-from ..models import Staff
-from ..errors import InvalidInput, SpeakupError
-from ..web import CSRF_FIELD, check_csrf, render
+from cases import auth
+from cases.accounts import set_digest
+from cases.auth import Identity
+from cases.errors import InvalidInput, SpeakupError
+from web.csrf import CSRF_FIELD, check_csrf
+from web.render import render
+
 from .guard import staff_page
 from .session import clear_session_cookie, now, session_cookie, set_session_cookie
 
 
-def _redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
+def _redirect(request: Request, name: str) -> RedirectResponse:
+    return RedirectResponse(request.url_for(name).path, status_code=303)
 
 
 async def login_form(request: Request) -> Response:
@@ -32,13 +36,18 @@ async def login(request: Request) -> Response:
         check_csrf(request, form.get(CSRF_FIELD))
         async with ctx.sessions() as session:
             cookie, state = await auth.login(
-                session, ctx, email, str(form.get("password", "")), str(form.get("code", "")), now(request),
+                session,
+                ctx,
+                email,
+                str(form.get("password", "")),
+                str(form.get("code", "")),
+                now(request),
                 previous_cookie=session_cookie(request),
             )
     except SpeakupError as error:
         return render(request, "staff/login.html", {"email": email, "problem": error.detail}, status_code=error.status)
     # A new session id at every login: a cookie planted before login is worth nothing after it.
-    response = _redirect("/staff/enrol" if state == "enrolling" else "/staff/")
+    response = _redirect(request, "staff:enrol" if state == "enrolling" else "staff:cases")
     set_session_cookie(request, response, cookie)
     return response
 
@@ -55,7 +64,7 @@ async def _enrolment_page(request: Request, problem: str | None = None, status_c
     async with ctx.sessions() as session:
         enrolment = await auth.current_enrolment(session, session_cookie(request), now(request))
     if enrolment is None:
-        return _redirect("/staff/login")
+        return _redirect(request, "staff:login")
     uri = auth.totp_uri(enrolment.totp_secret, enrolment.staff.email, ctx.settings.organisation)
     secret = " ".join(enrolment.totp_secret[i : i + 4] for i in range(0, len(enrolment.totp_secret), 4))
     context = {"secret": secret, "qr": _qr_svg(uri), "email": enrolment.staff.email, "problem": problem}
@@ -75,7 +84,7 @@ async def enrol(request: Request) -> Response:
             cookie = await auth.confirm_enrolment(session, session_cookie(request) or "", str(form.get("code", "")), now(request))
     except InvalidInput as error:
         return await _enrolment_page(request, error.fields.get("code", error.detail), error.status)
-    response = _redirect("/staff/")
+    response = _redirect(request, "staff:cases")
     set_session_cookie(request, response, cookie)
     return response
 
@@ -86,22 +95,21 @@ async def logout(request: Request) -> Response:
     check_csrf(request, form.get(CSRF_FIELD))
     async with ctx.sessions() as session:
         await auth.logout(session, session_cookie(request), now(request))
-    response = _redirect("/staff/login")
+    response = _redirect(request, "staff:login")
     clear_session_cookie(request, response)
     return response
 
 
 @staff_page
-async def digest(request: Request, me, form) -> Response:
+async def digest(request: Request, me: Identity, form: FormData | None) -> Response:
     """Turn one's own daily digest mail on or off."""
-    async with request.app.state.ctx.sessions() as session, session.begin():
-        staff = await session.get_one(Staff, me.staff.id)
-        staff.wants_digest = form.get("digest") == "on"
-    return _redirect("/staff/password")
+    async with request.app.state.ctx.sessions() as session:
+        await set_digest(session, me, form is not None and form.get("digest") == "on")
+    return _redirect(request, "staff:password")
 
 
 @staff_page
-async def password(request: Request, me, form) -> Response:
+async def password(request: Request, me: Identity, form: FormData | None) -> Response:
     if form is None:
         return render(request, "staff/password.html", {"me": me.staff, "errors": {}})
     ctx = request.app.state.ctx

@@ -1,1 +1,0 @@
-"""The staff site (/staff): login, case list, case file, workflow, administration."""

@@ -1,0 +1,91 @@
+"""Which steps a staff member may take on a case now: the workflow's rules, in one table.
+
+A step is allowed by role (who may take it at all) and by the case's state
+(when it can be taken). ``granted_case`` checks both for every step; the case
+page shows only the steps ``allowed_steps`` returns; the staff face's action
+table and the access-matrix test are built from ``STEPS``.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import Forbidden, WrongStatus
+from .models import Case
+from .vocabulary import CASE_ROLES, COMMITTEE_ROLES, MANAGING_ROLES, OFFICER_ROLES
+
+
+@dataclass(frozen=True)
+class Step:
+    roles: frozenset[str]
+    when: Callable[[Case], bool]
+    # Why the case's state refuses the step.
+    refusal: str = WrongStatus.detail
+
+
+def _always(case: Case) -> bool:
+    return True
+
+
+def _open(case: Case) -> bool:
+    return case.status != "closed"
+
+
+def _undecided(case: Case) -> bool:
+    return case.status not in ("concluded", "closed")
+
+
+STEPS: dict[str, Step] = {
+    # Reading a case, and what every holder may do with it.
+    "view": Step(CASE_ROLES, _always),
+    "download": Step(CASE_ROLES, _always),
+    "reveal": Step(CASE_ROLES, _always),
+    "reply": Step(CASE_ROLES, _always),
+    "note": Step(CASE_ROLES, _always),
+    "recuse": Step(CASE_ROLES, _always),
+    # Managing the case through its workflow.
+    "acknowledge": Step(MANAGING_ROLES, lambda c: c.status == "received", "This report has been acknowledged already."),
+    "investigate": Step(MANAGING_ROLES, lambda c: c.status == "acknowledged", "Only an acknowledged case can be investigated."),
+    "assign": Step(MANAGING_ROLES, _open, "A closed case cannot be assigned."),
+    "conclude": Step(
+        MANAGING_ROLES, lambda c: c.status in ("investigating", "escalated"), "Only a case under investigation can be concluded."
+    ),
+    "close": Step(MANAGING_ROLES, lambda c: c.status == "concluded", "Only a concluded case can be closed."),
+    "implicate": Step(MANAGING_ROLES, _open, "A closed case cannot name anyone as implicated."),
+    "protect": Step(MANAGING_ROLES, _always),
+    "discipline": Step(
+        MANAGING_ROLES,
+        lambda c: c.status in ("concluded", "closed"),
+        "Discipline is recorded once the investigation is concluded.",
+    ),
+    # The Compliance Officer's way to the Audit Committee.
+    "escalate": Step(
+        OFFICER_ROLES,
+        lambda c: c.status not in ("escalated", "concluded", "closed"),
+        "This case cannot be escalated in its present status.",
+    ),
+    # The Audit Committee's own steps.
+    "return": Step(
+        COMMITTEE_ROLES,
+        lambda c: c.status == "escalated" and c.routing != "audit_committee",
+        "Only a case escalated from the Compliance Officer can be returned.",
+    ),
+    "take-over": Step(COMMITTEE_ROLES, _undecided, "A decided case cannot be taken over."),
+    "override": Step(COMMITTEE_ROLES, _undecided, "A decided case cannot be granted despite a conflict."),
+}
+
+
+def require_role(role: str, step: str) -> None:
+    """``Forbidden`` unless the role may take this step on any case."""
+    if role not in STEPS[step].roles:
+        raise Forbidden()
+
+
+def require_state(case: Case, step: str) -> None:
+    """``WrongStatus`` unless the case's present state allows the step."""
+    if not STEPS[step].when(case):
+        raise WrongStatus(STEPS[step].refusal)
+
+
+def allowed_steps(role: str, case: Case) -> frozenset[str]:
+    """The steps this role may take on this case now (the caller holds its grant)."""
+    return frozenset(name for name, step in STEPS.items() if role in step.roles and step.when(case))

@@ -1,0 +1,181 @@
+"""The case list, the case file, and the steps taken on a case."""
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from cases import discipline, escalation, retaliation, workflow
+from cases.access import holds
+from cases.auth import Identity
+from cases.casefile import download, open_case, reveal_identity
+from cases.caselist import COUNT_LIMIT, PAGE_SIZE, SORTS, Filters, list_cases
+from cases.context import Context
+from cases.errors import InvalidInput, WrongStatus
+from cases.vocabulary import CASE_ROLES, CATEGORIES, STATUSES
+from web.render import render
+
+from .guard import staff_page
+from .session import now
+
+
+def _filters(request: Request) -> Filters:
+    query = request.query_params
+    assignee = query.get("assignee", "")
+    return Filters(
+        status=query.get("status", "") if query.get("status") in STATUSES else "",
+        category=query.get("category", "") if query.get("category") in CATEGORIES else "",
+        assignee=int(assignee) if assignee.isdigit() else None,
+        overdue=query.get("overdue") == "1",
+        flagged=query.get("flagged") == "1",
+        committee=query.get("queue") == "committee",
+        sort=query.get("sort", "received") if query.get("sort") in SORTS else "received",
+        page=int(query["page"]) if query.get("page", "").isdigit() else 1,
+        page_size=int(query["per_page"]) if query.get("per_page", "").isdigit() else PAGE_SIZE,
+    )
+
+
+@staff_page
+async def case_list(request: Request, me: Identity, form: FormData | None) -> Response:
+    if me.staff.role not in CASE_ROLES:  # an administrator has no cases to see
+        return RedirectResponse(request.url_for("staff:accounts").path, status_code=303)
+    filters = _filters(request)
+    async with request.app.state.ctx.sessions() as session:
+        found = await list_cases(session, me, filters, now(request).date())
+    async with request.app.state.ctx.sessions() as session:
+        staff = await workflow.assignable(session)
+    query = {k: v for k, v in request.query_params.items() if k != "page"}
+    return render(
+        request,
+        "staff/cases.html",
+        {
+            "me": me.staff,
+            "rows": found.rows,
+            "total": f"more than {COUNT_LIMIT:,}" if found.total > COUNT_LIMIT else f"{found.total:,}",
+            "filters": filters,
+            "page": found.number,
+            "pages": found.pages,
+            "query": "&".join(f"{quote(k)}={quote(v)}" for k, v in query.items()),
+            "staff": staff,
+        },
+    )
+
+
+async def _case_page(
+    request: Request, me: Identity, *, identity: dict | None = None, error: InvalidInput | WrongStatus | None = None
+) -> Response:
+    reference = request.path_params["reference"]
+    async with request.app.state.ctx.sessions() as session:
+        casefile = await open_case(session, me, reference, now(request))
+    context = {
+        "me": me.staff,
+        "file": casefile,
+        "case": casefile.case,
+        "revealed": identity,
+        "problem": error.detail if error else None,
+        "errors": error.fields if error else {},
+        "done": request.query_params.get("done", ""),
+    }
+    return render(request, "staff/case.html", context, status_code=error.status if error else 200)
+
+
+@staff_page
+async def case_detail(request: Request, me: Identity, form: FormData | None) -> Response:
+    return await _case_page(request, me)
+
+
+def _text(form: FormData, field: str) -> str:
+    return str(form.get(field, ""))
+
+
+def _staff_id(form: FormData, field: str) -> int:
+    value = _text(form, field)
+    if not value.isdigit():
+        raise InvalidInput(fields={field: "Choose someone."})
+    return int(value)
+
+
+Step = Callable[[AsyncSession, Context, Identity, str, FormData], Awaitable[object]]
+
+# Every step of cases/steps.py that a form on the case page posts (all but reading the case).
+ACTIONS: dict[str, Step] = {
+    "acknowledge": lambda s, ctx, me, ref, form: workflow.acknowledge(s, ctx, me, ref, ctx.now()),
+    "reply": lambda s, ctx, me, ref, form: workflow.write(s, me, ref, _text(form, "body"), note=False, now=ctx.now()),
+    "note": lambda s, ctx, me, ref, form: workflow.write(s, me, ref, _text(form, "body"), note=True, now=ctx.now()),
+    "assign": lambda s, ctx, me, ref, form: workflow.assign(s, me, ref, _staff_id(form, "assignee"), ctx.now()),
+    "recuse": lambda s, ctx, me, ref, form: workflow.recuse(s, me, ref, ctx.now()),
+    "investigate": lambda s, ctx, me, ref, form: workflow.move(s, me, ref, "investigate", ctx.now()),
+    "conclude": lambda s, ctx, me, ref, form: workflow.conclude(
+        s,
+        me,
+        ref,
+        workflow.FindingDraft.parse(_text(form, "outcome"), _text(form, "narrative"), _text(form, "root_cause")),
+        ctx.now(),
+    ),
+    "close": lambda s, ctx, me, ref, form: workflow.move(s, me, ref, "close", ctx.now()),
+    "escalate": lambda s, ctx, me, ref, form: escalation.escalate(s, ctx, me, ref, _text(form, "reason"), ctx.now()),
+    "return": lambda s, ctx, me, ref, form: escalation.return_to_officer(s, me, ref, _text(form, "instructions"), ctx.now()),
+    "take-over": lambda s, ctx, me, ref, form: escalation.take_over(s, me, ref, _staff_id(form, "assignee"), ctx.now()),
+    "implicate": lambda s, ctx, me, ref, form: escalation.implicate(s, me, ref, _staff_id(form, "staff"), ctx.now()),
+    "override": lambda s, ctx, me, ref, form: escalation.override_grant(
+        s, me, ref, _staff_id(form, "staff"), _text(form, "reason"), ctx.now()
+    ),
+    "discipline": lambda s, ctx, me, ref, form: discipline.record_outcome(
+        s, me, ref, discipline.OutcomeDraft.parse(**{f: _text(form, f) for f in discipline.OUTCOME_FIELDS}), ctx.now()
+    ),
+    "protect": lambda s, ctx, me, ref, form: retaliation.add_protected_person(
+        s, ctx, me, ref, _text(form, "employee_id"), _text(form, "name"), _text(form, "role"), ctx.now()
+    ),
+}
+
+
+@staff_page
+async def case_action(request: Request, me: Identity, form: FormData | None) -> Response:
+    reference, action = request.path_params["reference"], request.path_params["action"]
+    step = ACTIONS.get(action)
+    if step is None or form is None:
+        raise InvalidInput("Unknown action.")
+    ctx = request.app.state.ctx
+    try:
+        async with ctx.sessions() as session:
+            await step(session, ctx, me, reference, form)
+    except (InvalidInput, WrongStatus, retaliation.NotConfigured) as error:
+        return await _case_page(request, me, error=error)
+    async with ctx.sessions() as session:
+        still_held = await holds(session, me, reference)
+    if not still_held:  # recused, implicated or taken over: the case is no longer theirs to see
+        return RedirectResponse(request.url_for("staff:cases").path + "?done=recused", status_code=303)
+    return RedirectResponse(request.url_for("staff:case", reference=reference).path + f"?done={action}", status_code=303)
+
+
+@staff_page
+async def reveal(request: Request, me: Identity, form: FormData | None) -> Response:
+    reference = request.path_params["reference"]
+    try:
+        async with request.app.state.ctx.sessions() as session:
+            found = await reveal_identity(session, me, reference, _text(form or FormData(), "reason"), now(request))
+    except InvalidInput as error:
+        return await _case_page(request, me, error=error)
+    return await _case_page(request, me, identity=found)
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266 / 8187)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name) or "attachment"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@staff_page
+async def attachment(request: Request, me: Identity, form: FormData | None) -> Response:
+    reference = request.path_params["reference"]
+    async with request.app.state.ctx.sessions() as session:
+        found = await download(session, me, reference, request.path_params["attachment_id"], now(request))
+    # Never the type the reporter's browser claimed: a download, not a page of ours.
+    return Response(
+        found.data,
+        media_type="application/octet-stream",
+        headers={"content-disposition": content_disposition(found.name)},
+    )

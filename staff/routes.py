@@ -1,0 +1,33 @@
+"""The staff face's URL map, mounted at /staff, and the staff systems' machine API, mounted at /api/v1/hr."""
+
+from starlette.routing import Route
+
+from . import admin_pages, auth_pages, case_pages, committee_pages, hr_api
+
+routes = [
+    Route("/login", auth_pages.login_form, methods=["GET"], name="login"),
+    Route("/login", auth_pages.login, methods=["POST"], name="submit_login"),
+    Route("/enrol", auth_pages.enrol_form, methods=["GET"], name="enrol"),
+    Route("/enrol", auth_pages.enrol, methods=["POST"], name="submit_enrol"),
+    Route("/logout", auth_pages.logout, methods=["POST"], name="logout"),
+    Route("/password", auth_pages.password, methods=["GET", "POST"], name="password"),
+    Route("/digest", auth_pages.digest, methods=["POST"], name="digest"),
+    Route("/", case_pages.case_list, methods=["GET"], name="cases"),
+    Route("/cases/{reference}", case_pages.case_detail, methods=["GET"], name="case"),
+    Route("/cases/{reference}/reveal", case_pages.reveal, methods=["POST"], name="reveal"),
+    Route("/cases/{reference}/attachments/{attachment_id:int}", case_pages.attachment, methods=["GET"], name="attachment"),
+    Route("/cases/{reference}/{action}", case_pages.case_action, methods=["POST"], name="case_action"),
+    Route("/flags", committee_pages.flags, methods=["GET"], name="flags"),
+    Route("/flags/{flag_id:int}", committee_pages.flag_action, methods=["POST"], name="flag_action"),
+    Route("/register", committee_pages.register_page, methods=["GET"], name="register"),
+    Route("/register.csv", committee_pages.register_csv, methods=["GET"], name="register_csv"),
+    Route("/team", admin_pages.team, methods=["GET", "POST"], name="team"),
+    Route("/admin", admin_pages.accounts, methods=["GET", "POST"], name="accounts"),
+    Route("/admin/staff/{staff_id:int}", admin_pages.account, methods=["POST"], name="account"),
+    Route("/audit", admin_pages.audit_log, methods=["GET"], name="audit"),
+]
+
+# Mounted at /api/v1/hr: HR systems post adverse actions; every answer is JSON.
+hr_api_routes = [
+    Route("/adverse-actions", hr_api.adverse_actions, methods=["POST"], name="adverse_actions"),
+]

@@ -1,0 +1,1 @@
+"""What the two faces share: middleware, body and form reading, CSRF, rendering, HTTP errors and their responses."""

@@ -1,0 +1,37 @@
+"""Errors only the web layer meets: a body it cannot read, a forged form, no login, a database gone."""
+
+from cases.errors import SpeakupError
+
+
+class InvalidJSON(SpeakupError):
+    code = "invalid_json"
+    detail = "The body is not a JSON object."
+
+
+class UnsupportedMediaType(SpeakupError):
+    status = 415
+    code = "unsupported_media_type"
+    detail = "Send this request as the form or as application/json."
+
+
+class CsrfFailed(SpeakupError):
+    status = 403
+    code = "csrf_failed"
+    detail = "This form has expired. Go back, reload the page and send it again; nothing was saved."
+
+
+class Unavailable(SpeakupError):
+    status = 503
+    code = "unavailable"
+    detail = "The channel cannot store reports right now. Nothing was saved; please try again in a few minutes."
+
+
+class MalformedBody(SpeakupError):
+    code = "malformed_body"
+    detail = "The form data could not be read. Nothing was saved; please send it again."
+
+
+class NotLoggedIn(SpeakupError):
+    status = 401
+    code = "not_logged_in"
+    detail = "Log in to continue; sessions end after 30 idle minutes."

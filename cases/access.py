@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import keys
 
 from . import steps
-from .auth import Identity
 from .errors import Forbidden, NoSuchCase
+from .identity import Identity
 from .models import Case, Grant
 
 

@@ -12,9 +12,10 @@ from crypto.kdf import SALT_BYTES
 
 from . import audit, notifications
 from .access import require_role
-from .auth import Identity, check_password
+from .auth import check_password
 from .context import Context
 from .errors import InvalidInput
+from .identity import Identity
 from .models import Staff, StaffSession
 from .vocabulary import ACCOUNT_MANAGERS, RECEIVING_ROLES, ROLES
 

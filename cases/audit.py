@@ -15,17 +15,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Forbidden
+from .identity import Identity
 from .models import AuditEntry, AuditHead, Case, Staff
 from .vocabulary import AUDIT_READERS
-
-if TYPE_CHECKING:  # auth records logins here: a runtime import would be circular
-    from .auth import Identity
 
 GENESIS = bytes(32)
 
@@ -56,7 +53,7 @@ async def record(
     at: datetime,
 ) -> AuditEntry:
     """Append an entry inside the caller's transaction (so it commits, or not, with the event)."""
-    head = await session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    head = (await session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update())).one()
     entry = AuditEntry(at=at, actor_id=actor_id, action=action, case_id=case_id, detail=detail[:500])
     entry.entry_hash = entry_hash(head.entry_hash, entry)
     session.add(entry)
@@ -117,7 +114,7 @@ def _anonymous_actor(action: str) -> str:
     return "reporter" if action.startswith(("report.", "reporter.")) else "system"
 
 
-async def read_log(session: AsyncSession, identity: "Identity", page: int, *, verify_chain: bool = False) -> LogPage:
+async def read_log(session: AsyncSession, identity: Identity, page: int, *, verify_chain: bool = False) -> LogPage:
     """One page of the log, newest first, for administrators and the Audit Committee;
     with ``verify_chain``, the whole chain checked too (a pass over the log: only when asked)."""
     if identity.staff.role not in AUDIT_READERS:

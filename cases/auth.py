@@ -26,11 +26,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import keys
-from crypto.kdf import SALT_BYTES
+from crypto.kdf import SALT_BYTES, PasswordKeys
 
 from . import audit, notifications
 from .context import Context
 from .errors import InvalidInput, SpeakupError
+from .identity import Identity
 from .models import Staff, StaffSession
 
 MIN_PASSWORD = 12
@@ -49,17 +50,6 @@ class LoginFailed(SpeakupError):
         "The e-mail address, password or code is not right. After several failed attempts an account "
         "is locked for a while: wait a few minutes before trying again."
     )
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A logged-in staff member, with their private key unlocked for this request."""
-
-    staff: Staff
-    private_key: PrivateKey
-
-    def __repr__(self) -> str:
-        return f"Identity(staff_id={self.staff.id})"
 
 
 @dataclass(frozen=True)
@@ -145,6 +135,9 @@ async def login(
     derived = await ctx.kdf.password(password, staff.password_salt if staff else _DUMMY_SALT)
 
     async with session.begin():
+        cookie: str | None
+        state: str | None
+        failure: str | None
         if staff is None:
             cookie, state, failure = None, None, "unknown account"
         else:
@@ -153,16 +146,19 @@ async def login(
             ctx.login_limiter.failed()
             await audit.record(session, "login.failed", actor_id=staff.id if staff else None, detail=failure, at=now)
         else:
+            assert staff is not None  # a failure otherwise
             await audit.record(session, "login" if state == "active" else "login.enrolling", actor_id=staff.id, at=now)
             previous = _token_parts(previous_cookie) if previous_cookie else None
             if previous is not None:
                 await session.execute(delete(StaffSession).where(StaffSession.token_hash == previous[0]))
-    if failure:
+    if failure or cookie is None or state is None:
         raise LoginFailed()
     return cookie, state
 
 
-async def _check(session: AsyncSession, staff_id: int, derived, code: str, now: datetime):
+async def _check(
+    session: AsyncSession, staff_id: int, derived: PasswordKeys, code: str, now: datetime
+) -> tuple[str | None, str | None, str | None]:
     """(cookie, state, None) on success, (None, None, reason) on failure; updates the counters."""
     staff = await session.get_one(Staff, staff_id, with_for_update=True)
     locked = staff.locked_until is not None and _aware(staff.locked_until) > now
@@ -174,7 +170,7 @@ async def _check(session: AsyncSession, staff_id: int, derived, code: str, now: 
         return await _open_session(session, staff, "enrolling", payload, now), "enrolling", None
 
     step = None
-    if usable:
+    if usable and staff.totp_box is not None:
         totp_secret = SecretBox(derived.wrapping_key).decrypt(staff.totp_box).decode()
         step = _accepted_step(totp_secret, code, now, staff.totp_last_step)
     if step is None:

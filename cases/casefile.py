@@ -10,9 +10,9 @@ from crypto import boxes, files
 
 from . import audit
 from .access import granted_case
-from .auth import Identity
 from .errors import InvalidInput, NoSuchCase
 from .filing import Report
+from .identity import Identity
 from .models import (
     Attachment,
     Case,
@@ -158,7 +158,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
     thread = [
         Entry(
             sender=m.sender,
-            author=emails.get(m.staff_id),
+            author=emails.get(m.staff_id) if m.staff_id is not None else None,
             body=boxes.unseal(case_key, m.body_box).decode(),
             sent_on=m.sent_on,
             retaliation=m.retaliation,

@@ -10,14 +10,15 @@ sorting every case. Totals beyond ``COUNT_LIMIT`` are shown as "more than".
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from . import deadlines
 from .access import require_role
-from .auth import Identity
+from .identity import Identity
 from .models import Case, Grant, Staff
 from .vocabulary import ACKNOWLEDGE_SOON, CASE_ROLES, FEEDBACK_SOON, OPEN_STATUSES
 
@@ -37,7 +38,7 @@ LISTED = (
     Case.feedback_by,
     Case.retaliation_flag,
 )
-SORTS = {
+SORTS: dict[str, ColumnElement[Any]] = {
     "received": Case.received_on.desc(),
     "received_asc": Case.received_on.asc(),
     "acknowledge_by": Case.acknowledge_by.asc(),
@@ -87,11 +88,16 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
     """One page of the cases this staff member holds a grant for, with how many match."""
     require_role(identity, CASE_ROLES)
     mine = and_(Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id)
-    held = await session.scalar(
-        select(func.count()).select_from(
-            select(Grant.id).where(Grant.staff_id == identity.staff.id, Grant.holder == "staff").limit(MANY_GRANTS + 1).subquery()
+    held = (
+        await session.execute(
+            select(func.count()).select_from(
+                select(Grant.id)
+                .where(Grant.staff_id == identity.staff.id, Grant.holder == "staff")
+                .limit(MANY_GRANTS + 1)
+                .subquery()
+            )
         )
-    )
+    ).scalar_one()
     assignee = aliased(Staff)
     query = select(*LISTED, assignee.email.label("assignee"))
     query = query.where(exists().where(mine)) if held > MANY_GRANTS else query.join(Grant, mine)
@@ -109,9 +115,11 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
     if filters.committee:
         query = query.where(or_(Case.status == "escalated", Case.routing == "audit_committee"))
 
-    total = await session.scalar(
-        select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_LIMIT + 1).subquery())
-    )
+    total = (
+        await session.execute(
+            select(func.count()).select_from(query.with_only_columns(Case.id).limit(COUNT_LIMIT + 1).subquery())
+        )
+    ).scalar_one()
     size = min(max(filters.page_size, 1), MAX_PAGE_SIZE)
     pages = max(1, -(-min(total, COUNT_LIMIT) // size))
     page = min(max(filters.page, 1), pages)

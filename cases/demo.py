@@ -6,12 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import select
 
 from .accounts import create_staff, unlock
-from .auth import Identity
 from .context import Context
 from .discipline import OutcomeDraft, record_outcome
 from .escalation import escalate
 from .filing import file_report, parse_report
 from .follow_up import send_reporter_message
+from .identity import Identity
 from .installation import initialise, write_recovery_key
 from .models import Case, Installation, Staff
 from .settings import Settings
@@ -134,11 +134,14 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         async with ctx.sessions() as session:
             member = await create_staff(session, ctx, email=email, role=role, password=password)
         # Act as this member, as their login would let them.
-        staff[role] = Identity(member, await unlock(ctx, member, password))
-    shown = []
+        private = await unlock(ctx, member, password)
+        assert private is not None  # the password it was just given
+        staff[role] = Identity(member, private)
+    shown: list[str] = []
     for number in range(count):
         category, summary, details, foreign = SCENARIOS[number % len(SCENARIOS)]
         received = ctx.today() - timedelta(days=rng.randint(0, 150))
+        leadership = number % 9 == 4
         data = {
             "category": category,
             "summary": summary,
@@ -147,7 +150,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
             "occurred_on": (received - timedelta(days=rng.randint(5, 90))).strftime("%B %Y"),
             "foreign_official_involved": foreign,
             "amount": f"USD {rng.randint(1, 250) * 1000:,}" if category != "retaliation" else "",
-            "concerns_leadership": number % 9 == 4,
+            "concerns_leadership": leadership,
             "identity": {"name": f"Demo Reporter {number}", "contact": "a private phone number"} if number % 4 == 1 else None,
         }
         async with ctx.sessions() as session:
@@ -157,7 +160,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         async with ctx.sessions() as session:
             reference = await session.scalar(select(Case.reference).order_by(Case.id.desc()))
         age = (ctx.today() - received).days
-        handler = staff["audit_committee" if data["concerns_leadership"] else "compliance_officer"]
+        handler = staff["audit_committee" if leadership else "compliance_officer"]
         if age > 7 and rng.random() < 0.75:
             acknowledged = _moment(received + timedelta(days=rng.randint(1, 7)))
             async with ctx.sessions() as session:
@@ -184,7 +187,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
                     )
                 async with ctx.sessions() as session:
                     await move(session, handler, reference, "investigate", acknowledged + timedelta(days=3))
-                await _further(ctx, staff, handler, reference, number, acknowledged, data["concerns_leadership"])
+                await _further(ctx, staff, handler, reference, number, acknowledged, leadership)
         if number % 16 == 3:
             async with ctx.sessions() as session:
                 await send_reporter_message(

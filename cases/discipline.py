@@ -18,8 +18,8 @@ from crypto import boxes
 
 from . import audit
 from .access import granted_case, require_role
-from .auth import Identity
 from .errors import InvalidInput
+from .identity import Identity
 from .models import Case, DisciplinaryOutcome, Finding
 from .vocabulary import CATEGORIES, COMMITTEE_ROLES, DISCIPLINARY_ACTIONS, FINDINGS, SUBJECT_TYPES
 

@@ -16,10 +16,10 @@ from crypto import boxes
 
 from . import audit, notifications
 from .access import granted_case
-from .auth import Identity
 from .context import Context
 from .errors import InvalidInput
 from .grants import grant_to, revoke
+from .identity import Identity
 from .models import Case, Grant, Implicated, Message, Staff
 from .vocabulary import TAKE_OVER_ROLES
 from .workflow import _status, _today
@@ -86,8 +86,8 @@ async def take_over(session: AsyncSession, identity: Identity, reference: str, a
         await grant_to(session, identity, case, case_key, assignee, now)
         officers = (
             await session.scalars(
-                select(Grant.staff_id)
-                .join(Staff, Staff.id == Grant.staff_id)
+                select(Staff.id)
+                .join(Grant, Grant.staff_id == Staff.id)
                 .where(Grant.case_id == case.id, Staff.role.in_(["compliance_officer", "investigator"]), Staff.id != assignee.id)
             )
         ).all()

@@ -123,6 +123,7 @@ def parse_report(data: dict[str, Any]) -> ReportDraft:
 
     if errors:
         raise InvalidInput(fields=errors)
+    assert isinstance(category, str)  # checked above
     return ReportDraft(
         category=category,
         foreign_official_involved=foreign,

@@ -10,8 +10,8 @@ from crypto import keys
 
 from . import audit
 from .access import Forbidden
-from .auth import Identity
 from .errors import InvalidInput
+from .identity import Identity
 from .models import Case, Grant, Implicated, Staff
 
 

@@ -29,7 +29,7 @@ async def recover_staff(session: AsyncSession, ctx: Context, email: str, recover
     private = keys.new_key_pair()
     public = private.public_key
     async with session.begin():
-        installation = await session.scalar(select(Installation))
+        installation = (await session.scalars(select(Installation))).one()
         if bytes(recovery_key.public_key) != installation.recovery_public_key:
             raise InvalidInput(fields={"recovery_key": "This is not this installation's recovery key."})
         staff = await session.scalar(select(Staff).where(Staff.email == email.strip().lower()).with_for_update())

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from nacl.public import PublicKey
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
 
 from . import audit, deadlines, notifications
 from .access import granted_case
-from .auth import Identity
 from .context import Context
 from .errors import Forbidden, InvalidInput, NoSuchCase, SpeakupError
+from .identity import Identity
 from .models import (
     Case,
     CheckIn,
@@ -78,7 +78,7 @@ async def open_flag(
         action_on=action_on,
     )
     session.add(flag)
-    await session.execute(Case.__table__.update().where(Case.id == case_id).values(retaliation_flag=True))
+    await session.execute(update(Case).where(Case.id == case_id).values(retaliation_flag=True))
     await session.flush()
     await audit.record(
         session, "flag.opened", case_id=case_id, detail=f"flag {flag.id} from {source}", at=audit.reporter_time(today)
@@ -309,6 +309,7 @@ async def deliver_check_ins(session: AsyncSession, ctx: Context, today: date) ->
             )
         ).all()
         for case_id, public_key, closed_on in closed:
+            assert closed_on is not None  # selected so
             done = set((await session.scalars(select(CheckIn.days_after_closure).where(CheckIn.case_id == case_id))).all())
             due = [d for d in days if closed_on + timedelta(days=d) <= today and d not in done]
             if not due:

@@ -6,6 +6,7 @@ database, cheap Argon2id) instead of patching code.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -101,7 +102,7 @@ class Settings:
             memlimit=int(env.pop("argon2_memlimit", defaults.argon2.memlimit)),
         )
         values: dict = {"argon2": argon2}
-        converters = {
+        converters: dict[str, Callable[[str], object]] = {
             "database_url": str,
             "data_dir": Path,
             "argon2_concurrency": int,

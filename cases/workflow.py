@@ -16,11 +16,11 @@ from crypto import boxes
 
 from . import audit, deadlines
 from .access import granted_case, require_role
-from .auth import Identity
 from .context import Context
 from .errors import InvalidInput, SpeakupError
 from .follow_up import check_message
 from .grants import grant_to, revoke
+from .identity import Identity
 from .models import Case, Finding, Grant, Message, Staff
 from .vocabulary import ASSIGNABLE_ROLES, FINDINGS, MANAGING_ROLES, ROOT_CAUSE_NEEDED
 
@@ -149,9 +149,11 @@ async def recuse(session: AsyncSession, identity: Identity, reference: str, now:
     """Give up one's own grant (a conflict of interest, say). Commits."""
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "recuse")
-        holders = await session.scalar(
-            select(func.count()).select_from(Grant).where(Grant.case_id == case.id, Grant.holder == "staff")
-        )
+        holders = (
+            await session.execute(
+                select(func.count()).select_from(Grant).where(Grant.case_id == case.id, Grant.holder == "staff")
+            )
+        ).scalar_one()
         if holders <= 1:
             raise InvalidInput(fields={"recuse": "You are the only one holding this case: assign it to someone else first."})
         if case.assignee_id == identity.staff.id:

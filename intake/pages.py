@@ -53,9 +53,9 @@ async def report_form(request: Request) -> Response:
     return _report_page(request, {})
 
 
-def _report_data(form: SubmittedForm) -> dict:
+def _report_data(form: SubmittedForm) -> dict[str, object]:
     """The form's fields in the shape of the API's JSON body."""
-    data = {name: form.get(name) for name in TEXT_FIELDS}
+    data: dict[str, object] = {name: form.get(name) for name in TEXT_FIELDS}
     data["category"] = form.get("category") or None
     data["foreign_official_involved"] = form.get("foreign_official_involved") or "unknown"
     data["concerns_leadership"] = form.get("concerns_leadership") == "yes"

@@ -6,8 +6,8 @@ from starlette.responses import RedirectResponse, Response
 
 from cases import audit
 from cases.accounts import change_account, create_staff, list_accounts
-from cases.auth import Identity
 from cases.errors import InvalidInput
+from cases.identity import Identity
 from cases.workflow import hand_over
 from cases.workflow import team as team_of
 from web.render import render

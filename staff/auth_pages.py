@@ -11,8 +11,8 @@ from starlette.responses import RedirectResponse, Response
 
 from cases import auth
 from cases.accounts import set_digest
-from cases.auth import Identity
 from cases.errors import InvalidInput, SpeakupError
+from cases.identity import Identity
 from web.csrf import CSRF_FIELD, check_csrf
 from web.render import render
 

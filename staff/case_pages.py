@@ -10,11 +10,11 @@ from starlette.responses import RedirectResponse, Response
 
 from cases import discipline, escalation, retaliation, workflow
 from cases.access import holds
-from cases.auth import Identity
 from cases.casefile import download, open_case, reveal_identity
 from cases.caselist import COUNT_LIMIT, PAGE_SIZE, SORTS, Filters, list_cases
 from cases.context import Context
-from cases.errors import InvalidInput, WrongStatus
+from cases.errors import InvalidInput, SpeakupError, WrongStatus
+from cases.identity import Identity
 from cases.vocabulary import CASE_ROLES, CATEGORIES, STATUSES
 from web.render import render
 
@@ -65,7 +65,7 @@ async def case_list(request: Request, me: Identity, form: FormData | None) -> Re
 
 
 async def _case_page(
-    request: Request, me: Identity, *, identity: dict | None = None, error: InvalidInput | WrongStatus | None = None
+    request: Request, me: Identity, *, identity: dict | None = None, error: SpeakupError | None = None
 ) -> Response:
     reference = request.path_params["reference"]
     async with request.app.state.ctx.sessions() as session:

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from cases import discipline, retaliation
-from cases.auth import Identity
 from cases.errors import InvalidInput
+from cases.identity import Identity
 from web.render import render
 
 from .guard import staff_page

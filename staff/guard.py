@@ -7,7 +7,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cases.auth import Identity
+from cases.identity import Identity
 from web.csrf import CSRF_FIELD, check_csrf
 
 from .session import identity

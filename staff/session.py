@@ -5,7 +5,8 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cases.auth import Identity, current_identity
+from cases.auth import current_identity
+from cases.identity import Identity
 from web.errors import NotLoggedIn
 
 

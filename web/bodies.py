@@ -57,6 +57,7 @@ class SubmittedForm:
 
 async def read_form(request: Request, settings: Settings) -> SubmittedForm:
     content_type = request.headers.get("content-type", "")
+    parser: FormParser | _InMemoryMultiPartParser
     try:
         if content_type.startswith("multipart/form-data"):
             parser = _InMemoryMultiPartParser(

@@ -12,6 +12,7 @@ from . import audit
 from .access import granted_case
 from .errors import InvalidInput, NoSuchCase
 from .filing import Report
+from .grants import routing_allows
 from .identity import Identity
 from .models import (
     Attachment,
@@ -220,7 +221,7 @@ def _candidates(identity: Identity, case: Case, staff: list[Candidate]) -> dict[
     """Whom each step may name: a leadership report never goes to a Compliance Officer, the Committee
     takes over to its members or an investigator account, and nobody names themself as implicated."""
     return {
-        "assign": [s for s in staff if not (case.routing == "audit_committee" and s.role == "compliance_officer")],
+        "assign": [s for s in staff if routing_allows(case, s.role)],
         "take-over": [s for s in staff if s.role in TAKE_OVER_ROLES],
         "implicate": [s for s in staff if s.id != identity.staff.id],
         "override": staff,

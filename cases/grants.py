@@ -15,6 +15,11 @@ from .identity import Identity
 from .models import Case, Grant, Implicated, Staff
 
 
+def routing_allows(case: Case, role: str) -> bool:
+    """A report that concerns leadership never goes to a Compliance Officer."""
+    return not (case.routing == "audit_committee" and role == "compliance_officer")
+
+
 async def grant_to(
     session: AsyncSession, identity: Identity, case: Case, case_key, staff: Staff, now: datetime, *, override: str = ""
 ) -> bool:
@@ -23,7 +28,7 @@ async def grant_to(
     ``override`` (a reason) lets an Audit Committee member grant it to someone the case implicates.
     Returns whether a grant was added.
     """
-    if case.routing == "audit_committee" and staff.role == "compliance_officer":
+    if not routing_allows(case, staff.role):
         raise InvalidInput(fields={"assignee": "This report concerns leadership: it cannot go to a Compliance Officer."})
     implicated = await session.scalar(select(Implicated.id).where(Implicated.case_id == case.id, Implicated.staff_id == staff.id))
     if implicated is not None:

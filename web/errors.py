@@ -35,3 +35,21 @@ class NotLoggedIn(SpeakupError):
     status = 401
     code = "not_logged_in"
     detail = "Log in to continue; sessions end after 30 idle minutes."
+
+
+class NotFound(SpeakupError):
+    status = 404
+    code = "not_found"
+    detail = "There is no page here."
+
+
+class MethodNotAllowed(SpeakupError):
+    status = 405
+    code = "method_not_allowed"
+    detail = "This address does not take that method."
+
+
+class ServerError(SpeakupError):
+    status = 500
+    code = "internal_error"
+    detail = "Something went wrong on our side. Nothing you sent was shown to anyone."

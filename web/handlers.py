@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from cases.errors import SpeakupError
 
-from .errors import Unavailable
+from .errors import MethodNotAllowed, NotFound, ServerError, Unavailable
 from .render import render
 
 log = logging.getLogger("speakup")
@@ -41,18 +41,12 @@ def error_page(layout: str) -> Respond:
 
 
 def _http_error(exc: HTTPException) -> SpeakupError:
-    error = SpeakupError(HTTP_DETAILS.get(exc.status_code, "The request could not be answered."))
-    error.status, error.code = exc.status_code, HTTP_CODES.get(exc.status_code, "bad_request")
-    return error
-
-
-HTTP_DETAILS = {404: "There is no page here.", 405: "This address does not take that method."}
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
-
-
-def server_error() -> SpeakupError:
-    error = SpeakupError("Something went wrong on our side. Nothing you sent was shown to anyone.")
-    error.status, error.code = 500, "internal_error"
+    if exc.status_code == 404:
+        return NotFound()
+    if exc.status_code == 405:
+        return MethodNotAllowed()
+    error = SpeakupError("The request could not be answered.")
+    error.status = exc.status_code
     return error
 
 
@@ -78,7 +72,7 @@ def exception_handlers(respond: Respond, *, server_error_response: Respond | Non
     async def on_server_error(request: Request, exc: Exception) -> Response:
         # Only the exception type is logged: a message could quote case data.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return (server_error_response or respond)(request, server_error())
+        return (server_error_response or respond)(request, ServerError())
 
     return {
         SpeakupError: on_speakup_error,

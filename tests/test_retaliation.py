@@ -179,6 +179,17 @@ async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, brows
     assert await deliver(closed_on + timedelta(days=200)) == 1  # the 180-day question
 
 
+async def test_the_staff_thread_labels_a_check_in_as_from_the_system(client, browsers, installed):
+    _, receipt = await closed_case(client, browsers, installed)
+    case = await only_case(installed)
+    async with installed.ctx.sessions() as session:
+        await deliver_check_ins(session, installed.ctx, case.closed_on + timedelta(days=31))
+    officer = await browsers(installed.compliance_officer)
+    page = (await officer.get(f"/staff/cases/{case.reference}")).text
+    entry = re.search(r'<li class="message from-system">\s*<p class="meta"><strong>([^<]*)</strong>', page)
+    assert entry is not None and entry.group(1) == "Check-in from the system"
+
+
 async def test_a_no_to_a_check_in_opens_nothing(client, browsers, installed):
     _, receipt = await closed_case(client, browsers, installed)
     async with installed.ctx.sessions() as session:

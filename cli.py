@@ -207,12 +207,16 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         overrides["hr_match_key"] = b"speakup-demo-hr-match-key-not-secret"
     if "SPEAKUP_DATABASE_URL" not in os.environ:
         overrides["database_url"] = "sqlite+aiosqlite:///var/demo/speakup.db"
+    # Mails link to where the demo serves, unless SPEAKUP_BASE_URL says otherwise.
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+    if "SPEAKUP_BASE_URL" not in os.environ:
+        overrides["base_url"] = url
     settings = Settings.from_env(**overrides)
     migrate(settings)
     summary = asyncio.run(seed(settings, args.reports))
-    url = f"http://{args.host}:{args.port}/"
     print(summary)
-    print(f"\nSpeakup demo: {url}  (staff: {url}staff/; a first login sets up the authenticator app)")
+    print(f"\nSpeakup demo: {url}/  (staff: {url}/staff/; a first login sets up the authenticator app)")
     if not args.no_serve:
         serve(settings, args.host, args.port)
 

@@ -220,3 +220,30 @@ async def test_audit_verify_exits_non_zero_naming_the_bad_entry(monkeypatch, env
         await ctx.close()
     with pytest.raises(SystemExit, match=f"first bad entry: {first}"):
         await asyncio.to_thread(run, monkeypatch, "audit", "verify")
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "expected"),
+    [
+        (["--port", "8123"], {}, "http://127.0.0.1:8123"),
+        (["--host", "::1", "--port", "8080"], {}, "http://[::1]:8080"),
+        (["--port", "8123"], {"SPEAKUP_BASE_URL": "https://speakup.example.test/"}, "https://speakup.example.test"),
+    ],
+)
+def test_demo_mails_link_to_the_address_it_serves(monkeypatch, argv, environ, expected):
+    """Nothing is seeded or served: the settings the demo would serve with are caught on the way."""
+    import cases.demo
+
+    served = {}
+
+    async def seed(settings, reports):
+        return "seeded"
+
+    monkeypatch.delenv("SPEAKUP_BASE_URL", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli, "migrate", lambda settings: None)
+    monkeypatch.setattr(cases.demo, "seed", seed)
+    monkeypatch.setattr(cli, "serve", lambda settings, host, port: served.update(settings=settings))
+    cli.main(["demo", *argv])
+    assert served["settings"].base_url == expected

@@ -113,7 +113,12 @@ async def test_a_new_account_that_can_read_cases_is_announced_to_the_officers_an
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     async with ctx.sessions() as session:
         await create_staff(
-            session, ctx, email="shadow@example.test", role="compliance_officer", password=STAFF_PASSWORD, actor=await identity_of(installed, admin)
+            session,
+            ctx,
+            email="shadow@example.test",
+            role="compliance_officer",
+            password=STAFF_PASSWORD,
+            actor=await identity_of(installed, admin),
         )
     async with ctx.sessions() as session:
         await update_staff(session, ctx, await identity_of(installed, admin), installed.investigator.id, role="audit_committee")

@@ -8,7 +8,7 @@ from cases.follow_up import MAX_MESSAGE, REPORTER_STATUS
 from cases.retaliation import NotConfigured
 from cases.throttle import TooManyReceipts
 from cases.vocabulary import CATEGORIES, RETALIATION_FORMS
-from web.errors import InvalidJSON, MethodNotAllowed, NotFound, ServerError, Unavailable, UnsupportedMediaType
+from web.errors import InvalidJSON, MethodNotAllowed, NotFound, ServerError, Unauthorized, Unavailable, UnsupportedMediaType
 
 
 class ApiError(NamedTuple):
@@ -40,10 +40,9 @@ RECEIPT_ERRORS = (
     _of(UnknownReceipt, "no report has this receipt"),
     _of(TooManyReceipts, "too many wrong receipts on the whole site in the last minute; wait a minute"),
 )
-# The HR API. Its 401 is staff.hr_api.Unauthorized, spelled out here because the
-# reporter's face never imports the staff face (tests/test_docs.py holds them together).
+# The HR API (the staff face's machine API, described here so /api/v1 has one document).
 HR_ERRORS = (
-    ApiError(401, "unauthorized", "the bearer token is missing or wrong"),
+    _of(Unauthorized, "the bearer token is missing or wrong"),
     _of(NotConfigured, "the HR API or the protected-persons register is turned off"),
 )
 # A path or a method the API does not have.

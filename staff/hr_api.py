@@ -10,15 +10,9 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cases.errors import InvalidInput, SpeakupError
+from cases.errors import InvalidInput
 from cases.retaliation import NotConfigured, import_adverse_actions, parse_adverse_actions
-from web.errors import InvalidJSON
-
-
-class Unauthorized(SpeakupError):
-    status = 401
-    code = "unauthorized"
-    detail = "Send the HR token as 'Authorization: Bearer <token>'."
+from web.errors import InvalidJSON, Unauthorized
 
 
 def _check_token(request: Request) -> None:
@@ -30,7 +24,7 @@ def _check_token(request: Request) -> None:
     if scheme.lower() != "bearer" or not secrets.compare_digest(
         hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest()
     ):
-        raise Unauthorized()
+        raise Unauthorized("Send the HR token as 'Authorization: Bearer <token>'.")
 
 
 async def adverse_actions(request: Request) -> Response:

@@ -160,8 +160,7 @@ def test_every_error_the_api_can_answer_is_documented_with_its_status():
 def test_each_operation_documents_the_errors_it_can_meet():
     from cases.errors import InvalidInput, InvalidReceipt, TooLarge, UnknownReceipt
     from cases.throttle import TooManyReceipts
-    from staff.hr_api import Unauthorized
-    from web.errors import InvalidJSON, ServerError, Unavailable
+    from web.errors import InvalidJSON, ServerError, Unauthorized, Unavailable
 
     every_request = [InvalidJSON, InvalidInput, TooLarge, Unavailable, ServerError]
     receipts = [InvalidReceipt, UnknownReceipt, TooManyReceipts]

@@ -53,3 +53,9 @@ class ServerError(SpeakupError):
     status = 500
     code = "internal_error"
     detail = "Something went wrong on our side. Nothing you sent was shown to anyone."
+
+
+class Unauthorized(SpeakupError):
+    status = 401
+    code = "unauthorized"
+    detail = "Send the token as 'Authorization: Bearer <token>'."

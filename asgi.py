@@ -13,8 +13,8 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import intake
@@ -22,6 +22,7 @@ import staff
 from cases.context import Context
 from cases.settings import Settings
 from cases.worker import run_forever
+from web.handlers import error_page, exception_handlers
 from web.middleware import SECURITY_HEADERS, Anonymise, BodyLimit, SecurityHeaders
 from web.render import make_templates
 
@@ -32,6 +33,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     # Only reached when the shared middleware itself fails (each face answers its own errors),
     # outside that middleware: so the security headers are added here.
     return PlainTextResponse("Something went wrong on our side.", status_code=500, headers=SECURITY_HEADERS)
+
+
+async def _to_staff_site(request: Request) -> Response:
+    # The reporter's face mounted at / would answer /staff with its 404: send it on, as a trailing slash would.
+    return RedirectResponse("/staff/", status_code=307)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -54,7 +60,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Mount("/staff", app=staff.create_app(ctx, templates), name="staff"),
+            Route("/staff", _to_staff_site),
             Mount("/api/v1/hr", app=staff.create_hr_api(ctx), name="hr_api"),
+            Mount("/api", app=intake.create_api(ctx), name="api"),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
             Mount("/", app=intake.create_app(ctx, templates), name="intake"),
         ],
@@ -63,7 +71,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SecurityHeaders),
             Middleware(BodyLimit, limit=settings.max_request_bytes),
         ],
-        exception_handlers={500: _unexpected},
+        # What no face answers (a missing static file) is answered as the reporter's site would.
+        exception_handlers={**exception_handlers(error_page(intake.LAYOUT)), 500: _unexpected},
         lifespan=lifespan,
     )
     app.state.ctx = ctx

@@ -32,7 +32,7 @@ import pyotp
 from sqlalchemy import insert, select
 
 from cases.accounts import create_staff
-from cases.context import Context, today
+from cases.context import Context
 from cases.filing import file_report, parse_report
 from cases.installation import initialise
 from cases.models import Base, Case, Grant
@@ -57,11 +57,13 @@ def status_for(received: date, rng: random.Random) -> str:
 
 async def fill(ctx, count: int) -> str:
     async with ctx.sessions() as session:
-        await initialise(session, today())
+        await initialise(session, ctx.today())
     async with ctx.sessions() as session:
         officer = await create_staff(session, ctx, email="co@bench.test", role="compliance_officer", password=PASSWORD)
     async with ctx.sessions() as session:  # one real report, whose sealed rows are copied
-        await file_report(session, ctx, parse_report({"category": "other", "summary": "s", "details": "x" * 1500}), [], today())
+        await file_report(
+            session, ctx, parse_report({"category": "other", "summary": "s", "details": "x" * 1500}), [], ctx.today()
+        )
     async with ctx.sessions() as session:
         template = await session.scalar(select(Case))
         grant = await session.scalar(select(Grant).where(Grant.staff_id == officer.id))
@@ -109,7 +111,9 @@ async def login(client: httpx.AsyncClient) -> None:
     await client.get("/staff/login")
     token = lambda: client.cookies.get("__Host-csrf") or client.cookies.get("csrf")  # noqa: E731
     await client.post("/staff/login", data={"email": "co@bench.test", "password": PASSWORD, "csrf_token": token()})
-    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', (await client.get("/staff/enrol")).text).group(1)
+    found = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', (await client.get("/staff/enrol")).text)
+    assert found, "no enrolment page"
+    secret = found.group(1)
     response = await client.post("/staff/enrol", data={"code": pyotp.TOTP(secret.replace(" ", "")).now(), "csrf_token": token()})
     assert response.status_code == 303, response.text
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from cases.accounts import create_staff
-from cases.context import Context, today
+from cases.context import Context
 from cases.filing import file_report, parse_report
 from cases.follow_up import read_mailbox
 from cases.installation import initialise
@@ -56,7 +56,7 @@ async def floor(ctx: Context, seconds: float, receipts: list[str]) -> tuple[floa
     while time.perf_counter() - started < seconds:
         t = time.perf_counter()
         async with ctx.sessions() as session:
-            await file_report(session, ctx, draft, [], today())
+            await file_report(session, ctx, draft, [], ctx.today())
         filed.append(time.perf_counter() - t)
     read, started = [], time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -125,13 +125,13 @@ async def main(args: argparse.Namespace) -> None:
         await connection.run_sync(Base.metadata.drop_all)
         await connection.run_sync(Base.metadata.create_all)
     async with ctx.sessions() as session:
-        await initialise(session, today())
+        await initialise(session, ctx.today())
     async with ctx.sessions() as session:
         await create_staff(session, ctx, email="co@bench.test", role="compliance_officer", password="benchmark password")
     receipts = []
     for _ in range(20):
         async with ctx.sessions() as session:
-            receipts.append(await file_report(session, ctx, parse_report(REPORT), [], today()))
+            receipts.append(await file_report(session, ctx, parse_report(REPORT), [], ctx.today()))
 
     print(
         f"Speakup load benchmark: {url.split(':')[0]}, {args.workers} worker(s), Argon2id ops={settings.argon2.opslimit} "

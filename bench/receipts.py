@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 
 from asgi import create_app
-from cases.context import today
 from cases.installation import initialise
 from cases.models import Base
 from cases.settings import Settings
@@ -32,10 +31,12 @@ async def main(rounds: int) -> None:
         async with ctx.engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
         async with ctx.sessions() as session:
-            await initialise(session, today())
+            await initialise(session, ctx.today())
         transport = httpx.ASGITransport(app=app)
         async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="https://b") as client:
-            filing, hits, misses = [], [], []
+            filing: list[float] = []
+            hits: list[float] = []
+            misses: list[float] = []
             receipts = []
             for _ in range(rounds):
                 start = time.perf_counter()

@@ -34,14 +34,14 @@ async def granted_case(session: AsyncSession, identity: Identity, reference: str
     In this order: the role must allow the step (``Forbidden``), the staff member
     must hold a grant (``NoSuchCase``), and the case's state must allow it (``WrongStatus``).
     """
-    steps.require_role(identity.staff.role, step)
+    steps.check_role(identity.staff.role, step)
     row = (
         await session.execute(select(Case, Grant).join(Grant, _staff_grant(identity.staff.id)).where(Case.reference == reference))
     ).one_or_none()
     if row is None:
         raise NoSuchCase()
     case, grant = row
-    steps.require_state(case, step)
+    steps.check_state(case, step)
     return case, keys.open_grant(grant.sealed_key, identity.private_key)
 
 

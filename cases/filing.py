@@ -6,6 +6,7 @@ The intake site, the JSON API and the demo all call ``parse_report`` then
 
 import asyncio
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from typing import Any
 
@@ -60,7 +61,8 @@ class Report:
     @classmethod
     def unsealed(cls, fields: dict[str, Any]) -> "Report":
         """The report from its opened box."""
-        return cls(**{name: value for name, value in fields.items() if name in REPORT_FIELDS})
+        names = {f.name for f in dataclass_fields(Report)}
+        return cls(**{name: value for name, value in fields.items() if name in names})
 
 
 @dataclass(frozen=True, repr=False)

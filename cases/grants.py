@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import keys
 
 from . import audit
-from .access import Forbidden
-from .errors import InvalidInput
+from .errors import Forbidden, InvalidInput
 from .identity import Identity
 from .models import Case, Grant, Implicated, Staff
 

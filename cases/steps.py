@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import Forbidden, WrongStatus
 from .models import Case
-from .vocabulary import CASE_ROLES, COMMITTEE_ROLES, MANAGING_ROLES, OFFICER_ROLES
+from .vocabulary import ACCOUNT_MANAGERS, AUDIT_READERS, CASE_ROLES, COMMITTEE_ROLES, MANAGING_ROLES, OFFICER_ROLES
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ STEPS: dict[str, Step] = {
         MANAGING_ROLES, lambda c: c.status in ("investigating", "escalated"), "Only a case under investigation can be concluded."
     ),
     "close": Step(MANAGING_ROLES, lambda c: c.status == "concluded", "Only a concluded case can be closed."),
-    "implicate": Step(MANAGING_ROLES, _open, "A closed case cannot name anyone as implicated."),
+    # Even on a closed case: a conflict found late must still take the key away.
+    "implicate": Step(MANAGING_ROLES, _always),
     "protect": Step(MANAGING_ROLES, _always),
     "discipline": Step(
         MANAGING_ROLES,
@@ -74,13 +75,13 @@ STEPS: dict[str, Step] = {
 }
 
 
-def require_role(role: str, step: str) -> None:
+def check_role(role: str, step: str) -> None:
     """``Forbidden`` unless the role may take this step on any case."""
     if role not in STEPS[step].roles:
         raise Forbidden()
 
 
-def require_state(case: Case, step: str) -> None:
+def check_state(case: Case, step: str) -> None:
     """``WrongStatus`` unless the case's present state allows the step."""
     if not STEPS[step].when(case):
         raise WrongStatus(STEPS[step].refusal)
@@ -89,3 +90,20 @@ def require_state(case: Case, step: str) -> None:
 def allowed_steps(role: str, case: Case) -> frozenset[str]:
     """The steps this role may take on this case now (the caller holds its grant)."""
     return frozenset(name for name, step in STEPS.items() if role in step.roles and step.when(case))
+
+
+# The staff pages that are not about one case, and the roles that may open them
+# (each page's domain function checks these same role sets; the menu shows these pages).
+PAGES: dict[str, frozenset[str]] = {
+    "cases": CASE_ROLES,
+    "committee_queue": COMMITTEE_ROLES,
+    "register": COMMITTEE_ROLES,
+    "flags": CASE_ROLES,  # each sees the flags of the cases they hold; the Committee, all
+    "team": MANAGING_ROLES,
+    "accounts": ACCOUNT_MANAGERS,
+    "audit": AUDIT_READERS,
+}
+
+
+def allowed_pages(role: str) -> frozenset[str]:
+    return frozenset(name for name, roles in PAGES.items() if role in roles)

@@ -10,12 +10,6 @@ from datetime import timedelta
 # Roles
 
 ROLES = ("compliance_officer", "investigator", "audit_committee", "admin")
-ROLE_LABELS = {
-    "compliance_officer": "Compliance Officer",
-    "investigator": "Investigator",
-    "audit_committee": "Audit Committee member",
-    "admin": "Administrator",
-}
 # Roles that can hold cases; administrators never do.
 CASE_ROLES = frozenset({"compliance_officer", "investigator", "audit_committee"})
 # Acknowledge, assign, move through the workflow, hand over.
@@ -105,6 +99,7 @@ RETALIATION_FORMS = {
     "medical_referral": "Psychiatric or medical referral",
 }
 FLAG_SOURCES = ("reporter", "hr_match", "check_in")
+FLAG_SOURCE_LABELS = {"reporter": "reporter", "hr_match": "HR match", "check_in": "check-in"}
 FLAG_STATUSES = ("open", "under_review", "resolved")
 FLAG_RESOLUTIONS = {"justified_grounds": "Justified grounds for the action found", "remedy": "Remedy provided"}
 PROTECTED_ROLES = {"reporter": "Confidential reporter", "witness": "Witness", "helper": "Person who helped"}

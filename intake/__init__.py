@@ -1,10 +1,7 @@
-"""The reporter's face: the intake pages and the hotline operators' JSON API, as one Starlette sub-app.
-
-Pages answer errors as pages; everything under /api answers them as JSON.
-"""
+"""The reporter's face: the intake pages (a Starlette sub-app that answers errors as pages) and the
+hotline operators' JSON API (a sibling sub-app that answers everything, errors included, as JSON)."""
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.templating import Jinja2Templates
 
 from cases.context import Context
@@ -16,11 +13,14 @@ LAYOUT = "intake/base.html"
 
 
 def create_app(ctx: Context, templates: Jinja2Templates) -> Starlette:
-    api = Starlette(routes=api_routes, exception_handlers=exception_handlers(json_error))
     app = Starlette(
-        routes=[Mount("/api", app=api, name="api"), *routes],
-        exception_handlers=exception_handlers(error_page(LAYOUT), server_error_response=bare_error_page(LAYOUT)),
+        routes=routes, exception_handlers=exception_handlers(error_page(LAYOUT), server_error_response=bare_error_page(LAYOUT))
     )
-    for face in (api, app):
-        face.state.ctx, face.state.templates = ctx, templates
+    app.state.ctx, app.state.templates = ctx, templates
+    return app
+
+
+def create_api(ctx: Context) -> Starlette:
+    app = Starlette(routes=api_routes, exception_handlers=exception_handlers(json_error))
+    app.state.ctx = ctx
     return app

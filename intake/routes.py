@@ -14,7 +14,7 @@ routes = [
     Route("/follow-up/check-in", pages.answer_check_in, methods=["POST"], name="answer_check_in"),
 ]
 
-# Mounted at /api: every answer here, errors included, is JSON.
+# The JSON API, mounted at /api: every answer here, errors included, is JSON.
 api_routes = [
     Route("/v1/reports", api.create_report, methods=["POST"], name="create_report"),
     Route("/v1/follow-up", api.follow_up, methods=["POST"], name="follow_up"),

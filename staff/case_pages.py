@@ -136,8 +136,9 @@ ACTIONS: dict[str, Step] = {
 async def case_action(request: Request, me: Identity, form: FormData | None) -> Response:
     reference, action = request.path_params["reference"], request.path_params["action"]
     step = ACTIONS.get(action)
-    if step is None or form is None:
+    if step is None:
         raise InvalidInput("Unknown action.")
+    assert form is not None  # a POST
     ctx = request.app.state.ctx
     try:
         async with ctx.sessions() as session:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from cases import vocabulary
+from cases import steps, vocabulary
 from cases.settings import Settings
 
 from .csrf import csrf_token, set_csrf_cookie
@@ -39,7 +39,8 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         retaliation_forms=vocabulary.RETALIATION_FORMS,
         flag_resolutions=vocabulary.FLAG_RESOLUTIONS,
         sender_labels=vocabulary.SENDER_LABELS,
-        role_labels=vocabulary.ROLE_LABELS,
+        flag_source_labels=vocabulary.FLAG_SOURCE_LABELS,
+        pages_for=steps.allowed_pages,
         routing_labels=vocabulary.ROUTING_LABELS,
         roles=vocabulary.ROLES,
     )

@@ -255,3 +255,11 @@ async def test_no_receipt_is_shown_when_the_report_cannot_be_stored(app, install
     assert response.status_code >= 500 and api.status_code >= 500
     assert not RECEIPT.search(response.text) and "receipt" not in api.json()
     assert await count_rows(installed.ctx, Case) == 0
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/static/nothing.css", 404), ("POST", "/static/style.css", 405)])
+async def test_static_files_answer_errors_with_the_sites_own_page(client, method, path, status):
+    response = await client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html") and "Speak up" in response.text
+    assert response.headers["x-frame-options"] == "DENY"

@@ -212,3 +212,16 @@ async def test_administrator_cannot_lock_themselves_out(browsers, installed):
     browser = await browsers(admin)
     response = await browser.post(f"/staff/admin/staff/{admin.id}", {"change": "disable"})
     assert response.status_code == 422
+
+
+async def test_the_staff_site_without_its_slash_leads_to_the_login(client):
+    response = await client.get("/staff")
+    assert (response.status_code, response.headers["location"]) == (307, "/staff/")
+    response = await client.get("/staff/")
+    assert (response.status_code, response.headers["location"]) == (303, "/staff/login")
+
+
+async def test_an_unknown_staff_page_is_a_staff_page_not_the_reporters(client):
+    response = await client.get("/staff/no-such-page")
+    assert response.status_code == 404
+    assert '<body class="staff">' in response.text and "Speakup staff" in response.text

@@ -10,6 +10,7 @@ from crypto import boxes, files
 
 from . import audit
 from .access import granted_case
+from .discipline import Outcome
 from .errors import InvalidInput, NoSuchCase
 from .filing import Report
 from .grants import routing_allows
@@ -64,17 +65,6 @@ class FindingView:
 
 
 @dataclass(frozen=True)
-class OutcomeView:
-    subject: str
-    subject_role: str
-    subject_type: str
-    action: str
-    effective_on: date
-    decided_by: str
-    notes: str
-
-
-@dataclass(frozen=True)
 class ProtectedView:
     name: str
     role: str
@@ -98,7 +88,7 @@ class CaseFile:
     thread: list[Entry]
     readers: list[Reader]
     finding: FindingView | None
-    outcomes: list[OutcomeView] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     protected: list[ProtectedView] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     implicated: list[str] = field(default_factory=list)
@@ -184,7 +174,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         readers=[Reader(email, role) for email, role in readers],
         finding=finding_view,
         outcomes=[
-            OutcomeView(
+            Outcome(
                 _text(case_key, o.subject_box),
                 o.subject_role,
                 o.subject_type,

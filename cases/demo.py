@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from .accounts import create_staff, unlock
 from .context import Context
-from .discipline import OutcomeDraft, record_outcome
+from .discipline import Outcome, record_outcome
 from .escalation import escalate
 from .filing import file_report, parse_report
 from .follow_up import send_reporter_message
@@ -220,7 +220,7 @@ async def _further(ctx: Context, staff: dict, handler: Identity, reference: str,
         )
         await conclude(session, handler, reference, finding, start + timedelta(days=20))
     async with ctx.sessions() as session:
-        outcome = OutcomeDraft(
+        outcome = Outcome(
             subject=f"Demo Subject {number}",
             subject_role="Regional sales manager",
             subject_type="employee",

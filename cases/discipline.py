@@ -27,8 +27,8 @@ OUTCOME_FIELDS = ("subject", "subject_role", "subject_type", "action", "effectiv
 
 
 @dataclass(frozen=True)
-class OutcomeDraft:
-    """One subject's disciplinary outcome as staff submit it, checked by ``parse``."""
+class Outcome:
+    """One subject's disciplinary outcome: as staff submit it (checked by ``parse``), and as the case file shows it."""
 
     subject: str
     subject_role: str
@@ -39,12 +39,12 @@ class OutcomeDraft:
     notes: str = ""
 
     def __repr__(self) -> str:  # the subject's name and the notes are case content
-        return f"OutcomeDraft(action={self.action!r})"
+        return f"Outcome(action={self.action!r})"
 
     @classmethod
     def parse(
         cls, *, subject: str, subject_role: str, subject_type: str, action: str, effective_on: str, decided_by: str, notes: str
-    ) -> "OutcomeDraft":
+    ) -> "Outcome":
         """Raises ``InvalidInput`` naming each bad field."""
         errors: dict[str, str] = {}
         subject, subject_role, decided_by = subject.strip(), subject_role.strip(), decided_by.strip()
@@ -67,7 +67,7 @@ class OutcomeDraft:
         return cls(subject, subject_role, subject_type, action, effective, decided_by, notes.strip())
 
 
-async def record_outcome(session: AsyncSession, identity: Identity, reference: str, outcome: OutcomeDraft, now: datetime) -> None:
+async def record_outcome(session: AsyncSession, identity: Identity, reference: str, outcome: Outcome, now: datetime) -> None:
     """Add one subject's disciplinary outcome to a concluded (or closed) case. Commits."""
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "discipline")

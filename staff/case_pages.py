@@ -124,7 +124,7 @@ ACTIONS: dict[str, Step] = {
         s, me, ref, _staff_id(form, "staff"), _text(form, "reason"), ctx.now()
     ),
     "discipline": lambda s, ctx, me, ref, form: discipline.record_outcome(
-        s, me, ref, discipline.OutcomeDraft.parse(**{f: _text(form, f) for f in discipline.OUTCOME_FIELDS}), ctx.now()
+        s, me, ref, discipline.Outcome.parse(**{f: _text(form, f) for f in discipline.OUTCOME_FIELDS}), ctx.now()
     ),
     "protect": lambda s, ctx, me, ref, form: retaliation.add_protected_person(
         s, ctx, me, ref, _text(form, "employee_id"), _text(form, "name"), _text(form, "role"), ctx.now()

@@ -5,26 +5,46 @@ Argon2id is made cheap through its setting, never by patching code.
 PostgreSQL: TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres)
 names a server where the run may create and drop its own databases. Without it
 the PostgreSQL half is skipped, saying why, except under CI=true, where it fails.
+
+A test marked ``backend_agnostic`` (it reads something the database cannot
+change: a page's fixed text, a header, the API's description) runs once, on
+SQLite. Anything about locking, migrations, data at rest or concurrency runs on both.
+
+``database_templates`` builds a database once per backend (a set of staff and
+cases, say) and gives each test its own copy: a file copy for SQLite,
+``CREATE DATABASE ... TEMPLATE`` for PostgreSQL.
 """
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
 import re
 import secrets
+import shutil
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
+import jinja2
+import jinja2.bccache
 import pytest
+import sqlalchemy
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.routing import Mount, Route
 
 from asgi import create_app
 from cases.accounts import create_staff, unlock
-from cases.auth import Identity
 from cases.context import Context
+from cases.identity import Identity
 from cases.installation import initialise
 from cases.models import Base
 from cases.settings import Settings
@@ -60,27 +80,163 @@ def postgres_server():
     return POSTGRES_ADMIN_URL
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backend_agnostic: the test cannot depend on the database backend; it runs once, on SQLite"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    # As a parametrize mark, before the marks are read: the fixture's own params then give way.
+    if metafunc.definition.get_closest_marker("backend_agnostic") and "database_url" in metafunc.fixturenames:
+        metafunc.definition.add_marker(pytest.mark.parametrize("database_url", ["sqlite"], indirect=True))
+
+
+class PostgresDatabases:
+    """The run's databases on the test PostgreSQL, made ahead of need and dropped behind, in a thread of their own.
+
+    CREATE DATABASE copies its template's files (some 8 MB, even for an empty
+    database): made, two at a time, while the tests before run, and dropped
+    while the tests after run, that time overlaps theirs. Each test still gets
+    a database of its own, which no other test has touched.
+    """
+
+    AHEAD = 2  # databases kept ready per template once one has been asked for
+    CONNECTIONS = 2  # statements at once
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="postgres-databases", daemon=True)
+        self.thread.start()
+        self.ready: dict[str, deque[asyncio.Task]] = {}  # template -> its copies being made, in order
+        self.dropping: list[concurrent.futures.Future] = []
+        self.templates: set[str] = set()  # dropped at the end
+        self.schema: concurrent.futures.Future | None = None
+        self._admin: asyncpg.Pool = asyncio.run_coroutine_threadsafe(self._connect(), self.loop).result()
+
+    def url(self, name: str) -> str:
+        return str(make_url(self.admin_url).set(drivername="postgresql+asyncpg", database=name))
+
+    # From the tests' loops.
+
+    async def database(self, template: str = "template1") -> str:
+        """The name of a new database, a copy of ``template`` (by default an empty one)."""
+        future = asyncio.run_coroutine_threadsafe(self._take(template), self.loop)
+        return await asyncio.wrap_future(future)
+
+    async def schema_template(self) -> str:
+        """A database with every table of the models and nothing in them (made once)."""
+        if self.schema is None:
+            self.schema = asyncio.run_coroutine_threadsafe(self._make_schema(), self.loop)
+        return await asyncio.wrap_future(self.schema)
+
+    def keep_as_template(self, name: str) -> None:
+        self.templates.add(name)
+
+    def drop_later(self, name: str) -> None:
+        self.dropping.append(asyncio.run_coroutine_threadsafe(self._drop(name), self.loop))
+
+    def close(self) -> None:
+        """Drop every database of the run (from the main thread, at the end)."""
+        try:
+            asyncio.run_coroutine_threadsafe(self._close(), self.loop).result()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+            self.loop.close()
+
+    # In the thread's own loop.
+
+    async def _connect(self) -> asyncpg.Pool:
+        return await asyncpg.create_pool(self.admin_url, min_size=self.CONNECTIONS, max_size=self.CONNECTIONS)
+
+    async def _execute(self, statement: str) -> None:
+        await self._admin.execute(statement)
+
+    async def _create(self, template: str) -> str:
+        name = f"speakup_test_{os.getpid()}_{secrets.token_hex(4)}"
+        await self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name
+
+    async def _take(self, template: str) -> str:
+        queue = self.ready.setdefault(template, deque())
+        if not queue:
+            queue.append(self.loop.create_task(self._create(template)))
+        made = queue.popleft()
+        while len(queue) < self.AHEAD:  # the next ones, while this one is in use
+            queue.append(self.loop.create_task(self._create(template)))
+        return await made
+
+    async def _make_schema(self) -> str:
+        name = await self._create("template1")
+        self.templates.add(name)
+        engine = create_async_engine(self.url(name))
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+        finally:
+            await engine.dispose()  # a template has no connection open
+        return name
+
+    async def _drop(self, name: str) -> None:
+        await self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def _close(self) -> None:
+        for queue in self.ready.values():
+            for made in queue:
+                with contextlib.suppress(Exception):
+                    await self._drop(await made)
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in self.dropping), return_exceptions=True)
+        for name in self.templates:
+            await self._drop(name)
+        await self._admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server):
+    databases = PostgresDatabases(postgres_server)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory) -> Path:
+    """A SQLite file with every table of the models and nothing in them."""
+    path = tmp_path_factory.mktemp("schema") / "schema.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request, tmp_path):
+    # The app fixture creates the tables: for its tests, start from a copy that has them (the same, sooner).
+    with_tables = "app" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/speakup.db"
+        path = tmp_path / "speakup.db"
+        if with_tables:
+            shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    admin_url = request.getfixturevalue("postgres_server")
-    name = f"speakup_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(admin_url)
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    template = await databases.schema_template() if with_tables else "template1"
+    name = await databases.database(template)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield str(make_url(admin_url).set(drivername="postgresql+asyncpg", database=name))
+        yield databases.url(name)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        databases.drop_later(name)
 
 
-@pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
+def app_settings(database_url: str, data_dir: Path) -> Settings:
+    """The settings every test's app runs with."""
     return Settings(
         database_url=database_url,
-        data_dir=tmp_path,
+        data_dir=data_dir,
         argon2=CHEAP_ARGON2,
         max_attachments=3,
         max_attachment_bytes=64 * 1024,
@@ -88,6 +244,39 @@ def settings(database_url, tmp_path) -> Settings:
         hr_api_token="test-hr-token-0f9e",
         worker_in_app=False,  # tests run the worker's steps themselves
     )
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return app_settings(database_url, tmp_path)
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """The pages' templates compiled once per run, not once per test's app.
+
+    Jinja keeps each template's source checksum with its code: a template
+    edited during the run is compiled again.
+    """
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def new_app(settings: Settings):
+    """The app, as ``create_app`` makes it, sharing the run's compiled templates."""
+    app = create_app(settings)
+    app.state.templates.env.bytecode_cache = COMPILED_TEMPLATES
+    return app
 
 
 @dataclass
@@ -103,7 +292,7 @@ class Installed:
 
 @pytest.fixture
 async def app(settings):
-    app = create_app(settings)
+    app = new_app(settings)
     ctx: Context = app.state.ctx
     async with ctx.engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
@@ -321,6 +510,110 @@ async def browsers(app, installed, clock):
     yield open_as
     for browser in opened.values():
         await browser.aclose()
+
+
+@dataclass
+class Template:
+    """A database built once for one backend: what its builder returned (plain values) and the clock it left."""
+
+    backend: str
+    source: str  # the SQLite file, or the PostgreSQL database
+    value: object
+    moment: datetime
+    authenticators: dict[str, str] = field(default_factory=dict)
+    postgres: PostgresDatabases | None = None
+
+    def clock(self) -> Clock:
+        """A clock where the build left it, with the staff's authenticators: their codes so far are used up."""
+        clock = Clock()
+        clock.moment = self.moment
+        clock.authenticators = dict(self.authenticators)
+        return clock
+
+
+def _fold_wal(path: Path) -> None:
+    """Write SQLite's write-ahead log back into the database file, so that a copy of the file alone is complete."""
+    connection = sqlite3.connect(path)
+    try:
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        connection.close()  # the last connection to close removes the log
+    wal = path.with_name(path.name + "-wal")
+    assert busy == 0 and not (wal.exists() and wal.stat().st_size), f"{path} still has a write-ahead log"
+
+
+class DatabaseTemplates:
+    """Databases built once per backend and copied for each test (see ``database_templates``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.built: dict[tuple[str, str], Template] = {}
+
+    async def get(
+        self,
+        name: str,
+        backend: str,
+        build: Callable[[object, Clock], Awaitable[object]],
+        postgres: PostgresDatabases | None = None,
+    ) -> Template:
+        """The template ``name`` on ``backend`` (PostgreSQL: made through ``postgres``).
+
+        On first use, ``build(app, clock)`` fills an empty database through a running
+        app; what it returns is kept, so it must be plain values (ids, e-mails,
+        references), never rows or anything bound to that test's event loop.
+        """
+        if (name, backend) not in self.built:
+            self.built[name, backend] = await self._build(name, backend, build, postgres)
+        return self.built[name, backend]
+
+    async def _build(self, name: str, backend: str, build, postgres: PostgresDatabases | None) -> Template:
+        data_dir = self.directory / f"{name}-{backend}"
+        if backend == "sqlite":
+            path = data_dir / "template.db"
+            path.unlink(missing_ok=True)  # left by a build that failed
+            source, url = str(path), f"sqlite+aiosqlite:///{path}"
+        else:
+            assert postgres is not None
+            source = await postgres.database()
+            postgres.keep_as_template(source)
+            url = postgres.url(source)
+        app = new_app(app_settings(url, data_dir))
+        clock = Clock()
+        app.state.ctx.clock = clock
+        async with app.state.ctx.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        async with app.router.lifespan_context(app):
+            value = await build(app, clock)
+        # The lifespan's end disposed of the engine: no connection to the template is left open.
+        if backend == "sqlite":
+            _fold_wal(path)
+        return Template(backend, source, value, clock.moment, dict(clock.authenticators), postgres)
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def copy(template: Template, directory: Path) -> AsyncIterator[str]:
+        """A database of the test's own with the template's contents: its URL. Dropped afterwards."""
+        if template.postgres is None:
+            path = directory / "speakup.db"
+            shutil.copyfile(template.source, path)
+            yield f"sqlite+aiosqlite:///{path}"
+            return
+        name = await template.postgres.database(template.source)
+        try:
+            yield template.postgres.url(name)
+        finally:
+            template.postgres.drop_later(name)
+
+
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory) -> DatabaseTemplates:
+    """Databases built once per run and backend, copied per test.
+
+    Built on first use, inside that test's event loop; only plain values and
+    file or database names are kept, so nothing outlives its loop. The
+    PostgreSQL templates are dropped with the run's other databases (``postgres_databases``).
+    """
+    return DatabaseTemplates(tmp_path_factory.mktemp("templates"))
 
 
 class Mailbox:

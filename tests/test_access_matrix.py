@@ -2,105 +2,205 @@
 
 A case the staff member holds no grant for answers 404 (its existence is not
 confirmed); a role that may not take a step answers 403; neither shows content.
+A role that may take a step on a case it holds, in a state that does not allow
+the step, gets 409. The steps are the case page's action table
+(``staff.case_pages.ACTIONS``) with reading, downloading and revealing; the
+expected answers are written out below, as the specification.
+
+The world (staff, two cases, their grants) is built once per backend and each
+test gets its own copy of it (``database_templates`` in conftest.py).
 """
 
+import copy
+
+import httpx
 import pytest
 from sqlalchemy import select
 
 from cases.accounts import create_staff
+from cases.installation import initialise
 from cases.models import Attachment, Case
-from tests.conftest import STAFF_PASSWORD, Reporter, StaffBrowser
+from staff.case_pages import ACTIONS
+from tests.conftest import CLIENT_ADDRESS, STAFF_PASSWORD, USER_AGENT, Reporter, StaffBrowser
 
 CANARY = "MatrixCanary7f3e"
-OK, SEE_OTHER = 200, 303
+OK, SEE_OTHER, WRONG_STATUS = 200, 303, 409
+ROLES = ("compliance_officer", "audit_committee", "investigator", "admin")
 
-# (method, path, form) for routes on a case; {ref} and {file} are filled in.
-CASE_ROUTES = {
+# Reading a case: routes of their own, beside the case page's actions.
+READING_ROUTES = {
     "view": ("GET", "/staff/cases/{ref}", None),
     "download": ("GET", "/staff/cases/{ref}/attachments/{file}", None),
     "reveal": ("POST", "/staff/cases/{ref}/reveal", {"reason": "to interview"}),
-    "reply": ("POST", "/staff/cases/{ref}/reply", {"body": "a question"}),
-    "note": ("POST", "/staff/cases/{ref}/note", {"body": "a note"}),
-    "acknowledge": ("POST", "/staff/cases/{ref}/acknowledge", {}),
-    "assign": ("POST", "/staff/cases/{ref}/assign", {"assignee": "{investigator}"}),
-    "investigate": ("POST", "/staff/cases/{ref}/investigate", {}),
-    "recuse": ("POST", "/staff/cases/{ref}/recuse", {}),
-    "escalate": ("POST", "/staff/cases/{ref}/escalate", {"reason": "needs the committee"}),
-    "take-over": ("POST", "/staff/cases/{ref}/take-over", {"assignee": "{investigator}"}),
-    "protect": ("POST", "/staff/cases/{ref}/protect", {"employee_id": "E-1", "name": "W", "role": "witness"}),
 }
-ALL_CASE_ROLES = {"view": OK, "download": OK, "reveal": OK, "reply": SEE_OTHER, "note": SEE_OTHER, "recuse": SEE_OTHER}
-MANAGING = {
-    "acknowledge": SEE_OTHER,
-    "assign": SEE_OTHER,
-    "investigate": 409,  # investigate: not yet acknowledged
-    "protect": SEE_OTHER,
+# A form for every action of the case page, each valid in itself, so that the answer is
+# about who asks and the case's state, never about the input. {investigator} and
+# {helper} are filled in with staff ids (the helper is an officer outside the matrix).
+FORMS = {
+    "acknowledge": {},
+    "reply": {"body": "a question"},
+    "note": {"body": "a note"},
+    "assign": {"assignee": "{investigator}"},
+    "recuse": {},
+    "investigate": {},
+    "conclude": {"outcome": "unsubstantiated", "narrative": "Nothing was found to support the report."},
+    "close": {},
+    "escalate": {"reason": "needs the committee"},
+    "return": {"instructions": "interview the agent first"},
+    "take-over": {"assignee": "{investigator}"},
+    "implicate": {"staff": "{helper}"},
+    "override": {"staff": "{investigator}", "reason": "the conflict was cleared"},
+    "discipline": {
+        "subject": "The agent",
+        "subject_role": "Customs agent",
+        "subject_type": "employee",
+        "action": "training",
+        "effective_on": "2026-01-01",
+        "decided_by": "HR",
+        "notes": "",
+    },
+    "protect": {"employee_id": "E-1", "name": "W", "role": "witness"},
 }
-OFFICER_ONLY = {"escalate": SEE_OTHER}
-COMMITTEE_ONLY = {"take-over": SEE_OTHER}
-NONE = {k: 403 for k in {**MANAGING, **OFFICER_ONLY, **COMMITTEE_ONLY}}
+# (method, path, form) for every route on a case, from the action table itself:
+# a new action without a form here fails its tests (and test_every_action_is_in_the_matrix).
+CASE_ROUTES = {
+    **READING_ROUTES,
+    **{action: ("POST", f"/staff/cases/{{ref}}/{action}", FORMS.get(action)) for action in ACTIONS},
+}
 
+# The answer to each role on the shared case, which it holds (the admin holds nothing and
+# may take no step), while that case is "received": assigned, not yet acknowledged.
+#                    compliance_officer, audit_committee, investigator, admin
 EXPECTED_WITH_GRANT = {
-    "compliance_officer": {**ALL_CASE_ROLES, **NONE, **MANAGING, **OFFICER_ONLY},
-    "audit_committee": {**ALL_CASE_ROLES, **NONE, **MANAGING, **COMMITTEE_ONLY},
-    "investigator": {**ALL_CASE_ROLES, **NONE},
-    "admin": {k: 403 for k in CASE_ROUTES},
+    "view": (OK, OK, OK, 403),
+    "download": (OK, OK, OK, 403),
+    "reveal": (OK, OK, OK, 403),
+    "reply": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
+    "note": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
+    "recuse": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
+    "acknowledge": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "assign": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "investigate": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not yet acknowledged
+    "conclude": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not under investigation
+    "close": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not concluded
+    "implicate": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "protect": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "discipline": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not concluded
+    "escalate": (SEE_OTHER, 403, 403, 403),
+    "return": (403, WRONG_STATUS, 403, 403),  # not escalated
+    "take-over": (403, SEE_OTHER, 403, 403),
+    "override": (403, SEE_OTHER, 403, 403),
 }
 
 
 def expected(role: str, action: str, granted: bool) -> int:
-    answer = EXPECTED_WITH_GRANT[role][action]
-    if not granted and answer != 403:  # role allows it, but no grant: not found
+    answer = EXPECTED_WITH_GRANT[action][ROLES.index(role)]
+    if not granted and answer != 403:  # the role may take the step, but holds no grant: not found
         return 404
     return answer
 
 
-@pytest.fixture
-async def world(app, installed, client, clock):
-    """Two cases: one every case role holds, one nobody in the matrix holds."""
-    ctx = installed.ctx
+async def build_world(app, clock) -> dict:
+    """Two cases: one every case role holds, one nobody in the matrix holds.
+
+    Every matrix member has logged in once (enrolling their authenticator), so a
+    test's login is an ordinary one. Returns plain values: references, ids, e-mails.
+    """
+    ctx = app.state.ctx
     async with ctx.sessions() as session:
-        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
-    async with ctx.sessions() as session:
-        helper = await create_staff(session, ctx, email="helper@example.test", role="compliance_officer", password=STAFF_PASSWORD)
-    reporter = Reporter(client)
-    files = [("attachments", ("evidence.txt", CANARY.encode(), "text/plain"))]
-    await reporter.file({"details": CANARY}, files=files)  # the shared case
-    await reporter.file({"details": CANARY}, files=files)  # the other case
+        await initialise(session, ctx.today())
+    staff = {}
+    for name, role in [*((role, role) for role in ROLES), ("helper", "compliance_officer")]:
+        async with ctx.sessions() as session:
+            staff[name] = await create_staff(session, ctx, email=f"{name}@example.test", role=role, password=STAFF_PASSWORD)
+    transport = httpx.ASGITransport(app=app, client=(CLIENT_ADDRESS, 40123))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://speakup.test", headers={"user-agent": USER_AGENT}
+    ) as client:
+        reporter = Reporter(client)
+        files = [("attachments", ("evidence.txt", CANARY.encode(), "text/plain"))]
+        await reporter.file({"details": CANARY}, files=files)  # the shared case
+        await reporter.file({"details": CANARY}, files=files)  # the other case
     async with ctx.sessions() as session:
         shared, other = (await session.scalars(select(Case).order_by(Case.id))).all()
         file_ids = {
-            c.id: (await session.scalars(select(Attachment.id).where(Attachment.case_id == c.id))).one() for c in (shared, other)
+            c.reference: (await session.scalars(select(Attachment.id).where(Attachment.case_id == c.id))).one()
+            for c in (shared, other)
         }
 
     # The shared case: the officers give it to the committee member and the investigator.
-    officer = StaffBrowser(app, clock, installed.compliance_officer.email)
-    await officer.login()
-    await officer.post(f"/staff/cases/{shared.reference}/assign", {"assignee": installed.audit_committee.id})
-    await officer.post(f"/staff/cases/{shared.reference}/assign", {"assignee": installed.investigator.id})
+    officer = StaffBrowser(app, clock, staff["compliance_officer"].email)
+    assert (await officer.login()).status_code == SEE_OTHER
+    for assignee in (staff["audit_committee"], staff["investigator"]):
+        response = await officer.post(f"/staff/cases/{shared.reference}/assign", {"assignee": assignee.id})
+        assert response.status_code == SEE_OTHER, response.text[:300]
     # The other case: only the helper officer holds it (the matrix officer recuses).
-    await officer.post(f"/staff/cases/{other.reference}/assign", {"assignee": helper.id})
-    await officer.post(f"/staff/cases/{other.reference}/recuse")
+    response = await officer.post(f"/staff/cases/{other.reference}/assign", {"assignee": staff["helper"].id})
+    assert response.status_code == SEE_OTHER, response.text[:300]
+    assert (await officer.post(f"/staff/cases/{other.reference}/recuse")).status_code == SEE_OTHER
+    await officer.post("/staff/logout")
     await officer.aclose()
-    people = {
-        "compliance_officer": installed.compliance_officer,
-        "audit_committee": installed.audit_committee,
-        "investigator": installed.investigator,
-        "admin": admin,
+    for role in ROLES[1:]:  # first logins: enrol the authenticators
+        browser = StaffBrowser(app, clock, staff[role].email)
+        assert (await browser.login()).status_code == SEE_OTHER
+        await browser.post("/staff/logout")
+        await browser.aclose()
+    return {
+        "shared": shared.reference,
+        "other": other.reference,
+        "files": file_ids,
+        "people": {name: row.email for name, row in staff.items()},
+        "ids": {name: row.id for name, row in staff.items()},
     }
-    return {"shared": shared, "other": other, "files": file_ids, "people": people, "investigator": installed.investigator}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def template(request, database_templates):
+    postgres = request.getfixturevalue("postgres_databases") if request.param == "postgresql" else None
+    return await database_templates.get("access_matrix", request.param, build_world, postgres)
+
+
+# This module's tests run on a copy of the world; conftest's settings and app fixtures run on it.
+@pytest.fixture
+async def database_url(template, database_templates, tmp_path):
+    async with database_templates.copy(template, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def clock(app, template):
+    """The clock where the world's build left it, with the staff's authenticators."""
+    clock = template.clock()
+    app.state.ctx.clock = clock
+    return clock
+
+
+@pytest.fixture
+def world(template) -> dict:
+    return copy.deepcopy(template.value)
+
+
+@pytest.fixture
+async def client(app):
+    transport = httpx.ASGITransport(app=app, client=(CLIENT_ADDRESS, 40123))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://speakup.test", headers={"user-agent": USER_AGENT}
+    ) as client:
+        yield client
 
 
 @pytest.mark.parametrize("granted", [True, False], ids=["granted", "ungranted"])
-@pytest.mark.parametrize("role", ["compliance_officer", "audit_committee", "investigator", "admin"])
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", list(CASE_ROUTES))
 async def test_case_routes(app, clock, world, role, action, granted):
-    case = world["shared"] if granted else world["other"]
+    reference = world["shared"] if granted else world["other"]
     method, path, form = CASE_ROUTES[action]
-    path = path.format(ref=case.reference, file=world["files"][case.id])
-    if form:
-        form = {k: v.format(investigator=world["investigator"].id) for k, v in form.items()}
-    browser = StaffBrowser(app, clock, world["people"][role].email)
+    assert action in EXPECTED_WITH_GRANT and (method == "GET" or form is not None), f"{action} is not in the matrix"
+    path = path.format(ref=reference, file=world["files"][reference])
+    form = {
+        k: v.format(investigator=world["ids"]["investigator"], helper=world["ids"]["helper"]) for k, v in (form or {}).items()
+    }
+    browser = StaffBrowser(app, clock, world["people"][role])
     try:
         assert (await browser.login()).status_code == SEE_OTHER
         response = await (browser.get(path) if method == "GET" else browser.post(path, form))
@@ -109,6 +209,13 @@ async def test_case_routes(app, clock, world, role, action, granted):
             assert CANARY not in response.text
     finally:
         await browser.aclose()
+
+
+def test_every_action_is_in_the_matrix():
+    """A new step on the case page needs a form and its expected answers here; a step gone leaves none behind."""
+    assert set(FORMS) == set(ACTIONS), "the matrix's forms and staff.case_pages.ACTIONS differ"
+    assert set(EXPECTED_WITH_GRANT) == set(ACTIONS) | set(READING_ROUTES), "the expected answers and the routes differ"
+    assert all(len(answers) == len(ROLES) for answers in EXPECTED_WITH_GRANT.values())
 
 
 # Routes not about one case: who may open them.
@@ -124,15 +231,15 @@ SITE_ROUTES = {
 }
 
 
-@pytest.mark.parametrize("role", ["compliance_officer", "audit_committee", "investigator", "admin"])
+@pytest.mark.parametrize("role", ROLES)
 async def test_site_routes(app, clock, world, role):
-    browser = StaffBrowser(app, clock, world["people"][role].email)
+    browser = StaffBrowser(app, clock, world["people"][role])
     try:
         await browser.login()
         for (method, path), allowed in SITE_ROUTES.items():
             response = await browser.get(path)
             assert response.status_code == allowed[role], (path, role)
-        staff_id = world["investigator"].id
+        staff_id = world["ids"]["investigator"]
         posts = {
             f"/staff/admin/staff/{staff_id}": ({"change": "disable"}, {"admin": SEE_OTHER}),
             "/staff/admin": ({"email": "x@example.test", "role": "admin", "password": "x" * 14}, {"admin": OK}),
@@ -172,7 +279,7 @@ STAFF_ROUTES = [
 
 @pytest.mark.parametrize(("method", "path"), STAFF_ROUTES)
 async def test_without_login_every_staff_route_sends_to_the_login_page(client, world, method, path):
-    path = path.format(ref=world["shared"].reference, file=world["files"][world["shared"].id])
+    path = path.format(ref=world["shared"], file=world["files"][world["shared"]])
     response = await client.request(method, path)
     assert (response.status_code, response.headers.get("location")) == (303, "/staff/login")
     assert CANARY not in response.text
@@ -180,8 +287,8 @@ async def test_without_login_every_staff_route_sends_to_the_login_page(client, w
 
 @pytest.mark.parametrize("path", [p for m, p in STAFF_ROUTES if m == "POST"] + ["/staff/cases/{ref}/reply", "/staff/logout"])
 async def test_every_state_changing_route_needs_the_csrf_token(app, clock, world, path):
-    path = path.format(ref=world["shared"].reference)
-    browser = StaffBrowser(app, clock, world["people"]["compliance_officer"].email)
+    path = path.format(ref=world["shared"])
+    browser = StaffBrowser(app, clock, world["people"]["compliance_officer"])
     try:
         await browser.login()
         response = await browser.client.post(path, data={"body": "x", "reason": "xxxxxx", "csrf_token": "forged"})

@@ -44,6 +44,7 @@ async def test_no_client_address_or_user_agent_in_any_table_or_log(client, repor
     assert CLIENT_ADDRESS not in logged and "fingerprint-5e1f7a" not in logged
 
 
+@pytest.mark.backend_agnostic
 async def test_handlers_never_see_the_client(app, client):
     seen = {}
 
@@ -86,11 +87,13 @@ def assert_security_headers(response: httpx.Response) -> None:
         ("DELETE", "/report", None),
     ],
 )
+@pytest.mark.backend_agnostic
 async def test_security_headers_on_every_response(client, method, path, body):
     response = await client.request(method, path, content=body, headers={"content-type": "application/json"})
     assert_security_headers(response)
 
 
+@pytest.mark.backend_agnostic
 async def test_security_headers_on_a_server_error_page(app, installed):
     async def boom(request):
         raise RuntimeError("boom with a secret 9f2c")
@@ -106,6 +109,7 @@ async def test_security_headers_on_a_server_error_page(app, installed):
     assert_security_headers(api)
 
 
+@pytest.mark.backend_agnostic
 async def test_csrf_cookie_is_host_only_secure_httponly_strict(client):
     response = await client.get("/report")
     cookie = response.headers["set-cookie"]

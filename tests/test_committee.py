@@ -229,6 +229,7 @@ async def test_discipline_register_and_csv_show_like_findings_side_by_side(clien
 
 
 @pytest.mark.parametrize("field", ["subject_type", "action", "effective_on"])
+@pytest.mark.backend_agnostic
 async def test_bad_discipline_input_is_refused(client, browsers, installed, field):
     officer = await browsers(installed.compliance_officer)
     reference = await _concluded_case(client, officer, installed, "other", "unsubstantiated")

@@ -114,6 +114,7 @@ async def test_a_message_of_files_only_is_accepted(client):
         "too-many-files",
     ],
 )
+@pytest.mark.backend_agnostic
 async def test_bad_reports_get_a_coded_error_naming_the_field_and_store_nothing(client, installed, body, status, code, field):
     response = await client.post("/api/v1/reports", json=body)
     assert response.status_code == status
@@ -132,6 +133,7 @@ async def test_bad_reports_get_a_coded_error_naming_the_field_and_store_nothing(
         (b"category=other", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
     ],
 )
+@pytest.mark.backend_agnostic
 async def test_malformed_bodies_get_a_coded_error(client, installed, content, content_type, status, code):
     response = await client.post("/api/v1/reports", content=content, headers={"content-type": content_type})
     assert response.status_code == status
@@ -139,6 +141,7 @@ async def test_malformed_bodies_get_a_coded_error(client, installed, content, co
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_oversize_body_is_refused_before_it_is_read(client, installed):
     limit = installed.ctx.settings.max_request_bytes
     response = await client.post("/api/v1/reports", content=b" " * (limit + 1), headers={"content-type": "application/json"})
@@ -157,6 +160,7 @@ async def test_unknown_receipt_is_404_in_the_error_shape(client, path):
 
 
 @pytest.mark.parametrize("receipt", ["", "7KQ4-M2XD", "UUUU-UUUU-UUUU-UUUU", "7KQ4-M2XD-9PZA-HN3F-X"])
+@pytest.mark.backend_agnostic
 async def test_malformed_receipt_is_400(client, receipt):
     response = await client.post("/api/v1/follow-up", json={"receipt": receipt})
     assert response.status_code == 400
@@ -176,6 +180,7 @@ async def test_message_errors_store_nothing(client, installed):
     assert await count_rows(installed.ctx, Message) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_openapi_documents_every_route_and_the_error_shape(client, app):
     spec = (await client.get("/api/v1/openapi.json")).json()
     api_routes = {path for path in route_paths(app) if path.startswith("/api/") and "openapi" not in path}
@@ -185,6 +190,7 @@ async def test_openapi_documents_every_route_and_the_error_shape(client, app):
         assert "receipt" not in str(list(path.get("post", {}).get("parameters", [])))  # never in a URL
 
 
+@pytest.mark.backend_agnostic
 async def test_unknown_api_path_and_method_answer_in_the_error_shape(client):
     missing = await client.get("/api/v1/nothing")
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")

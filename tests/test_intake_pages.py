@@ -17,12 +17,14 @@ AUTHORITIES = "Nothing in this channel"
 
 
 @pytest.mark.parametrize("path", ["/", "/report", "/follow-up", "/no-such-page"])
+@pytest.mark.backend_agnostic
 async def test_every_page_states_the_right_to_go_to_the_authorities(client, path):
     page = await client.get(path)
     assert AUTHORITIES in page.text
     assert "Securities and Exchange Commission" in page.text and "Department of Justice" in page.text
 
 
+@pytest.mark.backend_agnostic
 async def test_start_page_explains_anonymity_and_loads_nothing_from_elsewhere(client):
     page = (await client.get("/")).text
     assert "How your anonymity is protected" in page
@@ -34,6 +36,7 @@ async def test_start_page_explains_anonymity_and_loads_nothing_from_elsewhere(cl
             assert not re.search(rf'<(?:link|img|script|iframe)[^>]+(?:src|href)="{re.escape(src)}"', page)
 
 
+@pytest.mark.backend_agnostic
 async def test_report_form_shows_limits_and_has_a_hidden_honeypot(client):
     page = (await client.get("/report")).text
     assert "Up to 3 files, at most 64 KB each" in page  # the limits in force, from settings
@@ -138,6 +141,7 @@ async def test_files_filed_with_the_report_are_listed(reporter):
     ],
     ids=["no-summary", "blank-details", "no-category", "unknown-category", "long-summary", "empty-identity", "honeypot"],
 )
+@pytest.mark.backend_agnostic
 async def test_bad_report_comes_back_with_the_text_kept_and_nothing_stored(reporter, installed, change, field, message):
     response = await reporter.submit({"details": "Kept text 8d1c", **change} if "details" not in change else change)
     assert response.status_code == 422
@@ -148,6 +152,7 @@ async def test_bad_report_comes_back_with_the_text_kept_and_nothing_stored(repor
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_oversize_file_is_refused_with_the_text_kept(reporter, installed):
     big = b"x" * (64 * 1024 + 1)
     response = await reporter.submit({"details": "Kept text 2b7e"}, files=[("attachments", ("big.bin", big, "application/pdf"))])
@@ -157,6 +162,7 @@ async def test_oversize_file_is_refused_with_the_text_kept(reporter, installed):
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_too_many_files_are_refused(reporter, installed):
     files = [("attachments", (f"f{i}.txt", b"data", "text/plain")) for i in range(4)]
     response = await reporter.submit(files=files)
@@ -165,6 +171,7 @@ async def test_too_many_files_are_refused(reporter, installed):
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_body_over_the_limit_gets_a_clear_page(client, installed):
     limit = installed.ctx.settings.max_request_bytes
     response = await client.post(
@@ -175,6 +182,7 @@ async def test_body_over_the_limit_gets_a_clear_page(client, installed):
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_malformed_multipart_is_refused_cleanly(client, reporter, installed):
     await reporter.token("/report")  # the browser holds its CSRF cookie
     response = await client.post(
@@ -187,6 +195,7 @@ async def test_malformed_multipart_is_refused_cleanly(client, reporter, installe
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_report_without_csrf_token_is_refused_but_text_is_kept(client, installed):
     response = await client.post(
         "/report", data={**REPORT_FORM, "details": "Kept text 77aa"}, files=[("attachments", ("", b"", ""))]
@@ -196,6 +205,7 @@ async def test_report_without_csrf_token_is_refused_but_text_is_kept(client, ins
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_report_from_another_site_is_refused(client, reporter, installed):
     token = await reporter.token("/report")
     response = await client.post("/report", data={**REPORT_FORM, "csrf_token": token}, headers={"sec-fetch-site": "cross-site"})
@@ -203,6 +213,7 @@ async def test_report_from_another_site_is_refused(client, reporter, installed):
     assert await count_rows(installed.ctx, Case) == 0
 
 
+@pytest.mark.backend_agnostic
 async def test_message_without_csrf_token_is_refused(reporter, client, installed):
     receipt = await reporter.file()
     response = await client.post("/follow-up/messages", data={"receipt": receipt, "body": "hello", "csrf_token": "forged"})
@@ -214,6 +225,7 @@ async def test_message_without_csrf_token_is_refused(reporter, client, installed
     ("typed", "status", "text"),
     [("not a receipt", 400, "16 letters and digits"), ("0000-0000-0000-0000", 404, "No report matches this receipt")],
 )
+@pytest.mark.backend_agnostic
 async def test_bad_receipt_gets_a_clear_answer(reporter, typed, status, text):
     page = await reporter.open(typed)
     assert page.status_code == status
@@ -258,6 +270,7 @@ async def test_no_receipt_is_shown_when_the_report_cannot_be_stored(app, install
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/static/nothing.css", 404), ("POST", "/static/style.css", 405)])
+@pytest.mark.backend_agnostic
 async def test_static_files_answer_errors_with_the_sites_own_page(client, method, path, status):
     response = await client.request(method, path)
     assert response.status_code == status

@@ -223,6 +223,7 @@ def certificate(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["implicit", "starttls"])
+@pytest.mark.backend_agnostic
 async def test_mail_goes_over_tls_and_refuses_an_untrusted_server(client, installed, smtp, clock, certificate, monkeypatch, mode):
     from dataclasses import replace
 

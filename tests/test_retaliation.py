@@ -106,6 +106,7 @@ async def test_hr_import_flags_a_protected_person_inside_the_window_only(client,
         (HR_TOKEN, {"rows": []}, 422, "invalid_input"),
     ],
 )
+@pytest.mark.backend_agnostic
 async def test_hr_api_refuses_bad_tokens_and_rows(client, installed, headers, body, status, code):
     response = await client.post("/api/v1/hr/adverse-actions", json=body, headers=headers)
     assert (response.status_code, response.json()["error"]) == (status, code)

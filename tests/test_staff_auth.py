@@ -113,6 +113,7 @@ async def test_login_rotates_the_session_and_logout_ends_it(browsers, installed)
     assert (await browser.get("/staff/")).headers["location"] == "/staff/login"
 
 
+@pytest.mark.backend_agnostic
 async def test_session_cookie_flags(app, installed, clock):
     browser = StaffBrowser(app, clock, installed.compliance_officer.email)
     await browser.token()
@@ -214,6 +215,7 @@ async def test_administrator_cannot_lock_themselves_out(browsers, installed):
     assert response.status_code == 422
 
 
+@pytest.mark.backend_agnostic
 async def test_the_staff_site_without_its_slash_leads_to_the_login(client):
     response = await client.get("/staff")
     assert (response.status_code, response.headers["location"]) == (307, "/staff/")
@@ -221,6 +223,7 @@ async def test_the_staff_site_without_its_slash_leads_to_the_login(client):
     assert (response.status_code, response.headers["location"]) == (303, "/staff/login")
 
 
+@pytest.mark.backend_agnostic
 async def test_an_unknown_staff_page_is_a_staff_page_not_the_reporters(client):
     response = await client.get("/staff/no-such-page")
     assert response.status_code == 404

@@ -218,6 +218,33 @@ def test_every_action_is_in_the_matrix():
     assert all(len(answers) == len(ROLES) for answers in EXPECTED_WITH_GRANT.values())
 
 
+def test_the_action_table_and_the_rules_name_the_same_steps():
+    """Every step the case page posts is a step of cases/steps.py (which its domain function checks), and every step there has a route."""
+    from cases.steps import STEPS
+
+    assert set(ACTIONS) | set(READING_ROUTES) == set(STEPS)
+
+
+def test_the_menu_offers_each_role_exactly_the_pages_it_may_open():
+    from cases.steps import allowed_pages
+
+    menu = {
+        path: page
+        for page, path in [
+            ("cases", "/staff/"),
+            ("team", "/staff/team"),
+            ("accounts", "/staff/admin"),
+            ("audit", "/staff/audit"),
+            ("flags", "/staff/flags"),
+            ("register", "/staff/register"),
+        ]
+    }
+    for (_, path), answers in SITE_ROUTES.items():
+        if path in menu:
+            for role, answer in answers.items():
+                assert (menu[path] in allowed_pages(role)) == (answer == OK), (path, role)
+
+
 # Routes not about one case: who may open them.
 SITE_ROUTES = {
     ("GET", "/staff/"): {"compliance_officer": OK, "audit_committee": OK, "investigator": OK, "admin": SEE_OTHER},

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 from cases import audit
 from cases.accounts import create_staff
@@ -16,12 +17,12 @@ from cases.context import Context
 from cases.errors import SpeakupError
 from cases.installation import AlreadyInitialised, initialise, write_recovery_key
 from cases.outbox import send_due
-from cases.recovery import recover_staff
+from cases.recovery import recover_staff, regrant_unheld
 from cases.retaliation import deliver_check_ins, import_adverse_actions, parse_adverse_actions, read_csv
 from cases.settings import Settings
 from cases.vocabulary import ROLES
 from cases.worker import run_forever, run_jobs
-from crypto.keys import import_recovery_key
+from crypto.keys import export_recovery_key, import_recovery_key
 
 ROOT = Path(__file__).resolve().parent
 
@@ -53,29 +54,67 @@ async def _add_staff(ctx: Context, email: str, role: str, password: str) -> None
         await create_staff(session, ctx, email=email, role=role, password=password)
 
 
-async def _init(settings: Settings, args: argparse.Namespace, passwords: list[str]) -> None:
+async def _init(settings: Settings, key_file: Path | None, accounts: list[tuple[str, str, str]]) -> None:
+    """Initialise; hand over the recovery key (to ``key_file``, or printed); add the (email, role, password) accounts."""
     ctx = Context(settings)
     try:
         async with ctx.sessions() as session:
             recovery = await initialise(session, ctx.today())
-        # Write the recovery key before anything else can fail: it is shown nowhere else.
-        write_recovery_key(args.recovery_key_file, recovery)
-        await _add_staff(ctx, args.compliance_officer, "compliance_officer", passwords[0])
-        await _add_staff(ctx, args.audit_committee, "audit_committee", passwords[1])
+        # Hand the recovery key over before anything else can fail: it is shown nowhere else.
+        if key_file is not None:
+            write_recovery_key(key_file, recovery)
+            print(f"The recovery private key is in {key_file} (mode 0600).")
+        else:
+            print(
+                "\nThe recovery private key, shown this once and stored nowhere else:\n\n"
+                f"    {export_recovery_key(recovery)}\n\n"
+                "WARNING: copy it offline now, then clear this terminal's scrollback and any log of this output.\n"
+                "`speakup recover --recovery-key-file FILE` reads it from a file holding that line.\n",
+                flush=True,
+            )
+        for email, role, password in accounts:
+            await _add_staff(ctx, email, role, password)
     finally:
         await ctx.close()
 
 
+def _data_folders(settings: Settings) -> list[Path]:
+    """The folders a backup of the installation's data takes along: the data folder, and the SQLite database's."""
+    folders = [settings.data_dir]
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folders.append(Path(url.database).parent)
+    return [folder.expanduser().resolve() for folder in folders]
+
+
+def _recovery_key_file(settings: Settings, given: Path | None) -> Path | None:
+    """Where init may write the recovery key: never into the data, whose backups would take it along."""
+    if given is None:
+        return None
+    path = given.expanduser().resolve()
+    for folder in _data_folders(settings):
+        if path == folder or folder in path.parents:
+            raise SystemExit(
+                f"{given} is inside {folder}, where the data and its backups are: write the recovery key "
+                "somewhere else (a removable drive), or leave out --recovery-key-file to have it printed once"
+            )
+    if path.exists():
+        raise SystemExit(f"{given} exists; move it away first (it may be your only recovery key)")
+    return path
+
+
 def cmd_init(settings: Settings, args: argparse.Namespace) -> None:
-    args.recovery_key_file = args.recovery_key_file or settings.data_dir / "recovery-key.txt"
-    if args.recovery_key_file.exists():
-        raise SystemExit(f"{args.recovery_key_file} exists; move it away first (it may be your only recovery key)")
+    key_file = _recovery_key_file(settings, args.recovery_key_file)
     passwords = _passwords(2, args.password_stdin, [args.compliance_officer, args.audit_committee])
+    accounts = [
+        (args.compliance_officer, "compliance_officer", passwords[0]),
+        (args.audit_committee, "audit_committee", passwords[1]),
+    ]
     migrate(settings)
-    asyncio.run(_init(settings, args, passwords))
-    print(f"Initialised. The recovery private key is in {args.recovery_key_file} (mode 0600).")
-    print("Move it offline now (a safe, a password manager of the Audit Committee): it is needed to")
-    print("recover cases when a staff member forgets a password or leaves, and it is stored nowhere else.")
+    asyncio.run(_init(settings, key_file, accounts))
+    print("Initialised. Move the recovery private key offline now (a safe, a password manager of the Audit")
+    print("Committee): it is needed to recover cases when a staff member forgets a password or leaves, and it")
+    print("is stored nowhere else.")
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
@@ -93,12 +132,23 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     print(f"Added {args.email} as {args.role}.")
 
 
+def _head_hash(text: str) -> bytes:
+    """An audit head as ``speakup audit verify`` prints it: 64 hex digits."""
+    try:
+        value = bytes.fromhex(text.strip())
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise argparse.ArgumentTypeError("expected the 64 hex digits of an audit head")
+    return value
+
+
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
     async def run() -> audit.Verification:
         ctx = Context(settings)
         try:
             async with ctx.sessions() as session:
-                return await audit.verify(session)
+                return await audit.verify(session, expect_head=args.expect_head)
         finally:
             await ctx.close()
 
@@ -107,7 +157,13 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
         where = f" (first bad entry: {result.first_bad})" if result.first_bad else ""
         raise SystemExit(f"audit log BROKEN after {result.entries} entries: {result.problem}{where}")
     print(f"audit log intact: {result.entries} entries; head {result.head.hex()}")
-    print("Keep the head somewhere else (a note to the Audit Committee): a later head must chain to it.")
+    if result.added_since is not None:
+        if result.added_since:
+            print(f"The expected head is in the chain; entries added since: {result.added_since}.")
+        else:
+            print("The head is the expected head: no entry was added since.")
+    print("Keep the head somewhere else (a note to the Audit Committee), and check a later log against it")
+    print("with --expect-head: a log cut back before it fails.")
 
 
 def cmd_recover(settings: Settings, args: argparse.Namespace) -> None:
@@ -127,6 +183,27 @@ def cmd_recover(settings: Settings, args: argparse.Namespace) -> None:
 
     renewed = asyncio.run(run())
     print(f"{args.email}: new password set, {renewed} case grant(s) renewed; a new second factor is set up at next login.")
+
+
+def cmd_regrant(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        recovery_key = import_recovery_key(args.recovery_key_file.read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"cannot read the recovery key: {error}") from None
+
+    async def run() -> list[str]:
+        ctx = Context(settings)
+        try:
+            async with ctx.sessions() as session:
+                return await regrant_unheld(session, ctx, recovery_key)
+        finally:
+            await ctx.close()
+
+    regranted = asyncio.run(run())
+    print(
+        f"{len(regranted)} case(s) no active staff member could read were granted again"
+        + (": " + ", ".join(regranted) if regranted else ".")
+    )
 
 
 def cmd_hr_import(settings: Settings, args: argparse.Namespace) -> None:
@@ -228,7 +305,13 @@ def main(argv: list[str] | None = None) -> None:
     init = commands.add_parser("init", help="create the schema, the recovery key and the first two accounts")
     init.add_argument("--compliance-officer", required=True, metavar="EMAIL")
     init.add_argument("--audit-committee", required=True, metavar="EMAIL", help="the first Audit Committee member")
-    init.add_argument("--recovery-key-file", type=Path, help="default: DATA_DIR/recovery-key.txt")
+    init.add_argument(
+        "--recovery-key-file",
+        type=Path,
+        metavar="PATH",
+        help="write the recovery private key to this new file (mode 0600), outside the data folder; "
+        "without it the key is printed once",
+    )
     init.add_argument("--password-stdin", action="store_true", help="read the two passwords, one per line, from standard input")
     init.set_defaults(handler=cmd_init)
 
@@ -245,10 +328,22 @@ def main(argv: list[str] | None = None) -> None:
     recover.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
     recover.set_defaults(handler=cmd_recover)
 
-    audit_parser = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
-    audit_parser.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry").set_defaults(
-        handler=cmd_audit_verify
+    regrant = commands.add_parser(
+        "regrant", help="give the cases that no active staff member can read to those their routing names"
     )
+    regrant.add_argument("--recovery-key-file", type=Path, required=True)
+    regrant.set_defaults(handler=cmd_regrant)
+
+    audit_parser = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
+    verify = audit_parser.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    verify.add_argument(
+        "--expect-head",
+        type=_head_hash,
+        metavar="HASH",
+        help="a head kept elsewhere (printed here before, or in the Audit Committee's digest): "
+        "exit 1 unless it is the head or an earlier entry of the chain",
+    )
+    verify.set_defaults(handler=cmd_audit_verify)
 
     hr = commands.add_parser("hr", help="HR adverse actions").add_subparsers(dest="action", required=True)
     hr_import = hr.add_parser("import", help="check a CSV of employee_id,action,date against protected persons")

@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from datetime import datetime
 
 from nacl.public import PrivateKey
 from sqlalchemy import delete, select
@@ -15,9 +16,10 @@ from .access import require_role
 from .auth import check_password
 from .context import Context
 from .errors import InvalidInput
+from .grants import unheld_cases
 from .identity import Identity
-from .models import Staff, StaffSession
-from .vocabulary import ACCOUNT_MANAGERS, RECEIVING_ROLES, ROLES
+from .models import Case, Grant, Staff, StaffSession
+from .vocabulary import ACCOUNT_MANAGERS, CASE_ROLES, RECEIVING_ROLES, ROLES
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -93,11 +95,14 @@ async def update_staff(
     active: bool | None = None,
     role: str | None = None,
     reset_second_factor: bool = False,
-) -> None:
+) -> int:
     """An administrator's changes to an account. Any change ends the account's sessions. Commits.
 
     A disabled account keeps its grants (so nothing is lost) but cannot log in
-    or use them; re-enabling it restores access.
+    or use them; re-enabling it restores access. A new role gives up the grants
+    it may not hold (an administrator holds none, a Compliance Officer no
+    leadership report); returns how many. Refused when it would leave a receiving
+    role with no active member, or a case with no active reader.
     """
     require_role(actor, ACCOUNT_MANAGERS)
     actor_id = actor.staff.id
@@ -110,6 +115,7 @@ async def update_staff(
         if staff is None:
             raise InvalidInput(fields={"staff": "No such account."})
         changes = []
+        previous_role, was_active = staff.role, staff.active
         if active is not None and active != staff.active:
             staff.active = active
             changes.append("enabled" if active else "disabled")
@@ -118,6 +124,15 @@ async def update_staff(
             staff.role = role
             if role in RECEIVING_ROLES:
                 await notifications.new_case_reader(session, ctx.settings, staff, ctx.now())
+        revoked = 0
+        if (staff.role, staff.active) != (previous_role, was_active):
+            await _keep_a_member(session, previous_role, staff)
+            held = list(await session.scalars(select(Grant.case_id).where(Grant.staff_id == staff.id)))
+            revoked = await _revoke_what_the_role_may_not_hold(session, actor, staff, ctx.now())
+            if await unheld_cases(session, among=held):
+                raise InvalidInput(
+                    fields={"staff": "Some of this account's cases would be left with no active reader: hand them over first."}
+                )
         if reset_second_factor:
             staff.totp_box, staff.totp_last_step = None, None
             changes.append("second factor reset")
@@ -125,6 +140,44 @@ async def update_staff(
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
         for change in changes:
             await audit.record(session, "staff.changed", actor_id=actor_id, detail=f"staff {staff.id}: {change}", at=ctx.now())
+    return revoked
+
+
+async def _keep_a_member(session: AsyncSession, previous_role: str, staff: Staff) -> None:
+    """The last active Compliance Officer or Audit Committee member cannot be disabled or moved away."""
+    if previous_role not in RECEIVING_ROLES:
+        return
+    others = await session.scalar(
+        select(Staff.id).where(Staff.role == previous_role, Staff.active.is_(True), Staff.id != staff.id).limit(1)
+    )
+    if others is None and not (staff.active and staff.role == previous_role):
+        raise InvalidInput(
+            fields={
+                "staff": f"This is the last active {previous_role.replace('_', ' ')}: new reports would reach nobody. "
+                "Appoint another first."
+            }
+        )
+
+
+async def _revoke_what_the_role_may_not_hold(session: AsyncSession, actor: Identity, staff: Staff, now: datetime) -> int:
+    """An administrator holds no case; a Compliance Officer no report that concerns leadership."""
+    query = select(Grant.case_id).where(Grant.staff_id == staff.id, Grant.holder == "staff")
+    if staff.role == "compliance_officer":
+        query = query.join(Case, Case.id == Grant.case_id).where(Case.routing == "audit_committee")
+    elif staff.role in CASE_ROLES:
+        return 0
+    case_ids = list(await session.scalars(query))
+    for case_id in case_ids:
+        await session.execute(delete(Grant).where(Grant.case_id == case_id, Grant.staff_id == staff.id))
+        await audit.record(
+            session,
+            "grant.revoked",
+            actor_id=actor.staff.id,
+            case_id=case_id,
+            detail=f"staff {staff.id}: not for the new role",
+            at=now,
+        )
+    return len(case_ids)
 
 
 async def set_digest(session: AsyncSession, identity: Identity, wanted: bool) -> None:
@@ -136,8 +189,9 @@ async def set_digest(session: AsyncSession, identity: Identity, wanted: bool) ->
 
 async def change_account(
     session: AsyncSession, ctx: Context, actor: Identity, staff_id: int, change: str, *, role: str = ""
-) -> None:
-    """One change an administrator picks on the accounts page: disable, enable, reset_second_factor or role. Commits."""
+) -> int:
+    """One change an administrator picks on the accounts page: disable, enable, reset_second_factor or role.
+    Commits; returns how many case grants the account gave up."""
     require_role(actor, ACCOUNT_MANAGERS)
     options: dict[str, dict] = {
         "disable": {"active": False},
@@ -147,4 +201,4 @@ async def change_account(
     }
     if change not in options:
         raise InvalidInput("Unknown change.")
-    await update_staff(session, ctx, actor, staff_id, **options[change])
+    return await update_staff(session, ctx, actor, staff_id, **options[change])

@@ -4,8 +4,10 @@ Entries are hash-chained: each entry's hash covers the previous entry's hash
 and its own fields, and the newest hash is kept in ``audit_head``. Changing,
 removing or reordering any entry breaks the chain at that entry, which
 ``verify`` reports. (Someone able to rewrite the whole table and the head
-together can forge a new chain: ``speakup audit verify`` prints the head hash
-so it can be kept elsewhere, and compared later.)
+together can forge a new chain, or cut its newest entries and re-point the
+head: ``speakup audit verify`` prints the head hash, the Audit Committee's
+daily digest carries it, and ``speakup audit verify --expect-head`` checks
+that a head kept elsewhere is still in the chain.)
 
 Entries caused by a reporter carry the date only (00:00 UTC), like every
 other reporter-side record, so the log cannot time a reporter's visit.
@@ -16,10 +18,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Forbidden
+from .exclusion import implicated_clause
 from .identity import Identity
 from .models import AuditEntry, AuditHead, Case, Staff
 from .vocabulary import AUDIT_READERS
@@ -68,25 +71,43 @@ class Verification:
     first_bad: int | None  # id of the first entry that does not chain
     problem: str
     head: bytes
+    # With an expected head: how many entries came after it (0: it is still the head).
+    added_since: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.first_bad is None and not self.problem
 
 
-async def verify(session: AsyncSession) -> Verification:
-    """Walk the chain in id order and check every link and the head."""
+async def verify(session: AsyncSession, expect_head: bytes | None = None) -> Verification:
+    """Walk the chain in id order and check every link and the head.
+
+    ``expect_head`` is a head kept outside the database (printed by ``speakup audit
+    verify``, mailed in the Committee's digest): the chain must still hold it, as its
+    head or as an earlier entry (the log grew since). A chain cut back before it and
+    re-pointed at its new last entry chains perfectly; only this comparison finds it.
+    """
     previous, count, last_id = GENESIS, 0, 0
+    seen_at = 0 if expect_head == GENESIS else None  # entries up to the expected head
     result = await session.stream_scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
     async for entry in result:
         count += 1
         if entry_hash(previous, entry) != entry.entry_hash:
             return Verification(count, entry.id, f"entry {entry.id} does not chain to the one before it", previous)
         previous, last_id = entry.entry_hash, entry.id
+        if seen_at is None and entry.entry_hash == expect_head:
+            seen_at = count
     head = await session.scalar(select(AuditHead).where(AuditHead.id == 1))
     if head is None or (head.entry_id, head.entry_hash) != (last_id, previous):
         return Verification(count, None, "the newest entries were removed (the head does not match)", previous)
-    return Verification(count, None, "", previous)
+    if expect_head is not None and seen_at is None:
+        return Verification(
+            count,
+            None,
+            f"the expected head {expect_head.hex()} is not in the chain: entries were removed or the log was rewritten",
+            previous,
+        )
+    return Verification(count, None, "", previous, None if seen_at is None else count - seen_at)
 
 
 PAGE_SIZE = 100
@@ -119,14 +140,17 @@ async def read_log(session: AsyncSession, identity: Identity, page: int, *, veri
     with ``verify_chain``, the whole chain checked too (a pass over the log: only when asked)."""
     if identity.staff.role not in AUDIT_READERS:
         raise Forbidden()
+    # Entries about a case that implicates the reader are not theirs to see.
+    shown = or_(AuditEntry.case_id.is_(None), not_(implicated_clause(identity.staff.id, AuditEntry.case_id)))
     async with session.begin():
-        total = await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+        total = await session.scalar(select(func.count()).select_from(AuditEntry).where(shown)) or 0
         pages = max(1, -(-total // PAGE_SIZE))
         number = min(max(page, 1), pages)
         rows = await session.execute(
             select(AuditEntry, Staff.email, Case.reference)
             .outerjoin(Staff, Staff.id == AuditEntry.actor_id)
             .outerjoin(Case, Case.id == AuditEntry.case_id)
+            .where(shown)
             .order_by(AuditEntry.id.desc())
             .limit(PAGE_SIZE)
             .offset((number - 1) * PAGE_SIZE)

@@ -4,6 +4,10 @@ Login unlocks the staff private key (Argon2id over the password). The key
 then lives only in a ``staff_sessions`` row, sealed under a random secret that
 exists only in the session cookie: the database alone opens nothing, and
 deleting the row (logout, idle timeout, password change) ends the session.
+A session also ends ``ABSOLUTE_LIFETIME`` after login however active it is,
+and expired rows are deleted (by the worker's jobs and at each login) rather
+than left for their cookie to come back: a backup holding a row, plus an old
+cookie, would otherwise open the staff private key.
 
 Failures answer with one generic error after the same Argon2id work as a
 success, whether the account exists, is locked, disabled, or the code is
@@ -17,12 +21,13 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pyotp
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey
 from nacl.secret import SecretBox
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import keys
@@ -36,6 +41,8 @@ from .models import Staff, StaffSession
 
 MIN_PASSWORD = 12
 IDLE_TIMEOUT = timedelta(minutes=30)
+# A session ends this long after login, even if it was used a minute ago.
+ABSOLUTE_LIFETIME = timedelta(hours=12)
 FAILURES_BEFORE_LOCK = 5
 MAX_LOCK = timedelta(hours=1)
 # last_seen_at is written at most this often, not on every request.
@@ -131,7 +138,8 @@ async def login(
     ctx.login_limiter.check()
     email = email.strip().lower()
     async with session.begin():
-        staff = await session.scalar(select(Staff).where(Staff.email == email))
+        # No address holds a NUL (and PostgreSQL refuses one in a query): an unknown account, at the same cost.
+        staff = None if "\x00" in email else await session.scalar(select(Staff).where(Staff.email == email))
     derived = await ctx.kdf.password(password, staff.password_salt if staff else _DUMMY_SALT)
 
     async with session.begin():
@@ -153,6 +161,9 @@ async def login(
                 await session.execute(delete(StaffSession).where(StaffSession.token_hash == previous[0]))
     if failure or cookie is None or state is None:
         raise LoginFailed()
+    # Opportunistically, in a transaction of its own (it takes no lock the login holds).
+    async with session.begin():
+        await purge_expired_sessions(session, now)
     return cookie, state
 
 
@@ -190,6 +201,22 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _expired(row: StaffSession, now: datetime) -> bool:
+    return _aware(row.last_seen_at) + IDLE_TIMEOUT < now or _aware(row.created_at) + ABSOLUTE_LIFETIME < now
+
+
+async def purge_expired_sessions(session: AsyncSession, now: datetime) -> int:
+    """Delete every session past its idle timeout or its absolute lifetime, inside the
+    caller's transaction; return how many. (Each row holds a staff private key sealed under
+    its cookie's secret: once expired, it is only a risk in a backup.)"""
+    result = await session.execute(
+        delete(StaffSession)
+        .where(or_(StaffSession.last_seen_at < now - IDLE_TIMEOUT, StaffSession.created_at < now - ABSOLUTE_LIFETIME))
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult, result).rowcount
+
+
 async def _load(session: AsyncSession, cookie: str | None, now: datetime) -> tuple[StaffSession, Staff, dict] | None:
     parts = _token_parts(cookie) if cookie else None
     if parts is None:
@@ -198,7 +225,7 @@ async def _load(session: AsyncSession, cookie: str | None, now: datetime) -> tup
     row = await session.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash))
     if row is None:
         return None
-    if _aware(row.last_seen_at) + IDLE_TIMEOUT < now:
+    if _expired(row, now):
         await session.delete(row)
         return None
     staff = await session.get(Staff, row.staff_id)

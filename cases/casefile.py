@@ -12,8 +12,8 @@ from . import audit
 from .access import granted_case
 from .discipline import Outcome
 from .errors import InvalidInput, NoSuchCase
+from .exclusion import routing_allows
 from .filing import Report
-from .grants import routing_allows
 from .identity import Identity
 from .models import (
     Attachment,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 
 from . import deadlines
 from .access import require_role
+from .exclusion import visible_clause
 from .identity import Identity
 from .models import Case, Grant, Staff
 from .vocabulary import ACKNOWLEDGE_SOON, CASE_ROLES, FEEDBACK_SOON, OPEN_STATUSES
@@ -101,7 +102,9 @@ async def list_cases(session: AsyncSession, identity: Identity, filters: Filters
     assignee = aliased(Staff)
     query = select(*LISTED, assignee.email.label("assignee"))
     query = query.where(exists().where(mine)) if held > MANY_GRANTS else query.join(Grant, mine)
-    query = query.outerjoin(assignee, assignee.id == Case.assignee_id)
+    query = query.outerjoin(assignee, assignee.id == Case.assignee_id).where(
+        visible_clause(identity.staff.id, identity.staff.role)
+    )
     if filters.status:
         query = query.where(Case.status == filters.status)
     if filters.category:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from nacl.public import PublicKey
-from sqlalchemy import select
+from sqlalchemy import not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
@@ -19,6 +19,7 @@ from crypto import boxes
 from . import audit
 from .access import granted_case, require_role
 from .errors import InvalidInput
+from .exclusion import implicated_clause
 from .identity import Identity
 from .models import Case, DisciplinaryOutcome, Finding
 from .vocabulary import CATEGORIES, COMMITTEE_ROLES, DISCIPLINARY_ACTIONS, FINDINGS, SUBJECT_TYPES
@@ -109,7 +110,7 @@ async def register(session: AsyncSession, identity: Identity, start: date, end: 
         select(Case.reference, Case.category, Finding.outcome, DisciplinaryOutcome)
         .join(Case, Case.id == DisciplinaryOutcome.case_id)
         .outerjoin(Finding, Finding.case_id == Case.id)
-        .where(DisciplinaryOutcome.effective_on.between(start, end))
+        .where(DisciplinaryOutcome.effective_on.between(start, end), not_(implicated_clause(identity.staff.id)))
         .order_by(
             Case.category,
             DisciplinaryOutcome.action,

@@ -17,11 +17,11 @@ from crypto import boxes
 from . import audit, notifications
 from .access import granted_case
 from .context import Context
-from .errors import InvalidInput
+from .errors import Forbidden, InvalidInput
 from .grants import grant_to, revoke
 from .identity import Identity
 from .models import Case, Grant, Implicated, Message, Staff
-from .vocabulary import TAKE_OVER_ROLES
+from .vocabulary import COMMITTEE_ROLES, TAKE_OVER_ROLES
 from .workflow import _status, _today
 
 
@@ -60,6 +60,7 @@ async def escalate(session: AsyncSession, ctx: Context, identity: Identity, refe
                 continue  # an implicated member does not get it
         await audit.record(session, "case.escalated", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
         await _note(session, identity, case, f"Escalated to the Audit Committee: {reason}", now)
+        case.escalated_on = _today(now)
         await _status(session, identity, case, "escalated", now)
         await notifications.escalated(session, ctx.settings, case, now)
     return added
@@ -72,6 +73,7 @@ async def return_to_officer(session: AsyncSession, identity: Identity, reference
         case, _ = await granted_case(session, identity, reference, "return")
         await _note(session, identity, case, f"Returned by the Audit Committee with instructions: {instructions}", now)
         await audit.record(session, "case.returned", actor_id=identity.staff.id, case_id=case.id, at=now)
+        case.escalated_on = None
         await _status(session, identity, case, "investigating", now)
 
 
@@ -115,11 +117,13 @@ async def implicate(session: AsyncSession, identity: Identity, reference: str, s
             raise InvalidInput(fields={"staff": "Choose a staff member."})
         if staff.id == identity.staff.id:
             raise InvalidInput(fields={"staff": "To step aside yourself, recuse."})
-        if (
-            await session.scalar(select(Implicated.id).where(Implicated.case_id == case.id, Implicated.staff_id == staff.id))
-            is None
-        ):
+        if staff.role in COMMITTEE_ROLES and identity.staff.role not in COMMITTEE_ROLES:
+            raise Forbidden("Only another Audit Committee member can name a member as implicated.")
+        named = await session.scalar(select(Implicated).where(Implicated.case_id == case.id, Implicated.staff_id == staff.id))
+        if named is None:
             session.add(Implicated(case_id=case.id, staff_id=staff.id, named_by=identity.staff.id, named_on=_today(now)))
+        else:  # named again after an override: the override ends
+            named.overridden = False
         if await session.scalar(select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == staff.id)):
             await revoke(session, identity, case, staff.id, now)
         if case.assignee_id == staff.id:

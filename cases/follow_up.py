@@ -78,6 +78,8 @@ class Mailbox:
 
 
 async def _derive(ctx: Context, receipt: str) -> ReceiptKeys:
+    if len(receipt) > receipts.MAX_TYPED:  # not even worth normalising
+        raise InvalidReceipt()
     try:
         normalised = receipts.normalise(receipt)
     except receipts.MalformedReceipt:

@@ -145,6 +145,9 @@ class Case(Base):
     # The reporter said they face retaliation (kept here for a fast case list).
     retaliation_flag: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # Escalated to the Audit Committee (and not returned): from then on the Committee,
+    # not the Compliance Officer, concludes and closes the case.
+    escalated_on: Mapped[date | None] = mapped_column(Date)
 
     grants: Mapped[list["Grant"]] = relationship(back_populates="case", cascade="all, delete-orphan")
     messages: Mapped[list["Message"]] = relationship(back_populates="case", cascade="all, delete-orphan", order_by="Message.id")
@@ -270,6 +273,8 @@ class Implicated(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     named_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     named_on: Mapped[date] = mapped_column(Date)
+    # An Audit Committee member granted the case to them all the same (logged with its reason).
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     __table_args__ = (UniqueConstraint("case_id", "staff_id", name="once_per_case"),)
 
 

@@ -14,11 +14,13 @@ nor the mail's timing tells the minute the reporter acted.
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import deadlines
-from .models import Case, Grant, OutboxMail, RetaliationFlag, Staff
+from .exclusion import implicated_clause, visible_clause
+from .grants import readers_clause
+from .models import AuditHead, Case, Grant, OutboxMail, RetaliationFlag, Staff
 from .settings import Settings
 from .vocabulary import (
     ACKNOWLEDGE_SOON,
@@ -81,14 +83,19 @@ async def _holders(session: AsyncSession, case_id: int, roles: Collection[str]) 
             await session.scalars(
                 select(Staff.email)
                 .join(Grant, Grant.staff_id == Staff.id)
-                .where(Grant.case_id == case_id, Staff.active.is_(True), Staff.role.in_(roles))
+                .join(Case, Case.id == Grant.case_id)
+                .where(readers_clause(case_id), Staff.role.in_(roles))
             )
         ).all()
     )
 
 
-async def _committee(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(Staff.email).where(Staff.role.in_(COMMITTEE_ROLES), Staff.active.is_(True)))).all())
+async def _committee(session: AsyncSession, case_id: int) -> list[str]:
+    """The active Committee members, but those the case implicates."""
+    members = select(Staff.email).where(
+        Staff.role.in_(COMMITTEE_ROLES), Staff.active.is_(True), not_(implicated_clause(Staff.id, case_id))
+    )
+    return list((await session.scalars(members)).all())
 
 
 async def new_report(session: AsyncSession, settings: Settings, case: Case, now: datetime) -> None:
@@ -109,7 +116,7 @@ async def escalated(session: AsyncSession, settings: Settings, case: Case, now: 
     await enqueue(
         session,
         settings,
-        await _committee(session),
+        await _committee(session, case.id),
         "escalation",
         "Speakup: a case was escalated to the Audit Committee",
         f"A case{_about(settings, case.reference)} has been escalated to the Audit Committee.",
@@ -122,7 +129,7 @@ async def retaliation_flag(
 ) -> None:
     """At once, to the Compliance Officer holding the case and the Committee; for a case routed
     to the Committee, to the Committee alone."""
-    recipients = await _committee(session)
+    recipients = await _committee(session, case.id)
     if case.routing != "audit_committee":
         recipients += await _holders(session, case.id, ("compliance_officer",))
     await enqueue(
@@ -214,12 +221,23 @@ async def reminders(session: AsyncSession, settings: Settings, today: date, now:
 
 
 async def digests(session: AsyncSession, settings: Settings, today: date, now: datetime) -> int:
-    """The daily digest, at the set hour, to everyone who wants one, even when nothing is due."""
+    """The daily digest, at the set hour, to everyone who wants one, even when nothing is due.
+
+    An Audit Committee member's digest carries the audit log's head hash: kept in their
+    mailbox, outside the database, it is what ``speakup audit verify --expect-head`` checks
+    a later log against, so that cutting the newest entries cannot pass unseen.
+    """
     if now.hour < settings.digest_hour:
         return 0
     added = 0
+    audit_head = await session.scalar(select(AuditHead.entry_hash).where(AuditHead.id == 1))
     for staff in (await session.scalars(select(Staff).where(Staff.wants_digest.is_(True), Staff.active.is_(True)))).all():
-        mine = select(Grant.case_id).where(Grant.staff_id == staff.id, Grant.holder == "staff")
+        # The cases they hold and may read: routing and conflicts count here too.
+        mine = (
+            select(Grant.case_id)
+            .join(Case, Case.id == Grant.case_id)
+            .where(Grant.staff_id == staff.id, Grant.holder == "staff", visible_clause(staff.id, staff.role))
+        )
         overdue = await session.scalar(select(func.count()).select_from(Case).where(Case.id.in_(mine), deadlines.overdue(today)))
         waiting = await session.scalar(select(func.count()).select_from(Case).where(Case.id.in_(mine), Case.status == "received"))
         flags = await session.scalar(
@@ -231,6 +249,11 @@ async def digests(session: AsyncSession, settings: Settings, today: date, now: d
             f"Your Speakup digest for {today.isoformat()}:\n- reports awaiting acknowledgement: {waiting}\n"
             f"- cases past a deadline: {overdue}\n- open retaliation flags: {flags}"
         )
+        if staff.role in COMMITTEE_ROLES and audit_head is not None:
+            text += (
+                f"\n\nAudit log head (keep this mail: it anchors the log outside the database):\n{audit_head.hex()}\n"
+                "Later, `speakup audit verify --expect-head` with this hash fails\nif the log was cut back before it."
+            )
         added += await enqueue(
             session,
             settings,

@@ -8,7 +8,7 @@ factor is reset (it was wrapped under the old password) and their sessions end.
 import secrets
 
 from nacl.public import PrivateKey, PublicKey
-from sqlalchemy import delete, select
+from sqlalchemy import delete, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import CryptoError, keys
@@ -18,7 +18,9 @@ from . import audit
 from .auth import check_password
 from .context import Context
 from .errors import InvalidInput
-from .models import Grant, Installation, Staff, StaffSession
+from .exclusion import implicated_clause
+from .grants import unheld_cases
+from .models import Case, Grant, Installation, Staff, StaffSession
 
 
 async def recover_staff(session: AsyncSession, ctx: Context, email: str, recovery_key: PrivateKey, new_password: str) -> int:
@@ -62,3 +64,44 @@ async def recover_staff(session: AsyncSession, ctx: Context, email: str, recover
             at=ctx.now(),
         )
     return len(held)
+
+
+async def regrant_unheld(session: AsyncSession, ctx: Context, recovery_key: PrivateKey) -> list[str]:
+    """Give every case that no active staff member may read to the active staff its routing names
+    (the Audit Committee for a leadership report; else the Compliance Officers, and the Committee too
+    in its categories), through the case's recovery grant. Returns the references re-granted. Commits."""
+    async with session.begin():
+        installation = (await session.scalars(select(Installation))).one()
+        if bytes(recovery_key.public_key) != installation.recovery_public_key:
+            raise InvalidInput(fields={"recovery_key": "This is not this installation's recovery key."})
+        regranted = []
+        for reference in await unheld_cases(session):
+            case = (await session.scalars(select(Case).where(Case.reference == reference))).one()
+            recovery = (await session.scalars(select(Grant).where(Grant.case_id == case.id, Grant.holder == "recovery"))).one()
+            case_key = keys.open_grant(recovery.sealed_key, recovery_key)
+            roles = {case.routing}
+            if case.category in ctx.settings.audit_committee_categories:
+                roles.add("audit_committee")
+            readers = await session.scalars(
+                select(Staff).where(
+                    Staff.role.in_(roles),
+                    Staff.active.is_(True),
+                    not_(implicated_clause(Staff.id, case.id)),
+                    ~select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == Staff.id).exists(),
+                )
+            )
+            added = 0
+            for staff in readers:
+                session.add(
+                    Grant(
+                        case_id=case.id,
+                        holder="staff",
+                        staff_id=staff.id,
+                        sealed_key=keys.grant(case_key, PublicKey(staff.public_key)),
+                    )
+                )
+                await audit.record(session, "grant.added", case_id=case.id, detail=f"staff {staff.id}: recovery", at=ctx.now())
+                added += 1
+            if added:
+                regranted.append(reference)
+    return regranted

@@ -29,6 +29,7 @@ from . import audit, deadlines, notifications
 from .access import granted_case
 from .context import Context
 from .errors import Forbidden, InvalidInput, NoSuchCase, SpeakupError
+from .exclusion import is_implicated, visible_clause
 from .identity import Identity
 from .models import (
     Case,
@@ -212,10 +213,15 @@ class FlagRow:
 
 
 async def list_flags(session: AsyncSession, identity: Identity, *, include_resolved: bool = False) -> list[FlagRow]:
-    """Flags this staff member may see: the Committee sees every flag; others, those of cases they hold."""
+    """Flags this staff member may see: the Committee sees every flag; others, those of cases they hold.
+    Nobody sees the flags of a case that implicates them."""
     if identity.staff.role not in CASE_ROLES:
         raise Forbidden()
-    query = select(RetaliationFlag, Case.reference).join(Case, Case.id == RetaliationFlag.case_id)
+    query = (
+        select(RetaliationFlag, Case.reference)
+        .join(Case, Case.id == RetaliationFlag.case_id)
+        .where(visible_clause(identity.staff.id, identity.staff.role))
+    )
     if identity.staff.role != "audit_committee":
         query = query.where(
             exists().where(and_(Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id))
@@ -239,6 +245,8 @@ async def _workable_flag(session: AsyncSession, identity: Identity, flag_id: int
         raise NoSuchCase("There is no such flag.")
     flag, case = row
     if identity.staff.role == "audit_committee":
+        if await is_implicated(session, case.id, identity.staff.id):
+            raise NoSuchCase("There is no such flag.")
         return flag, case
     if identity.staff.role != "compliance_officer":
         raise Forbidden()

@@ -38,7 +38,7 @@ def _key(value: str) -> bytes:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///var/speakup.db"
-    # Where `speakup init` writes the recovery key file, and SQLite lives by default.
+    # Where the demo keeps its data; `speakup init` refuses to write the recovery key in here.
     data_dir: Path = Path("var")
     argon2: Argon2Params = field(default_factory=Argon2Params)
     # At most this many Argon2id runs at once: memory stays under

@@ -17,21 +17,31 @@ from .vocabulary import ACCOUNT_MANAGERS, AUDIT_READERS, CASE_ROLES, COMMITTEE_R
 @dataclass(frozen=True)
 class Step:
     roles: frozenset[str]
-    when: Callable[[Case], bool]
+    # Whether the case's state lets this role take the step now.
+    when: Callable[[Case, str], bool]
     # Why the case's state refuses the step.
     refusal: str = WrongStatus.detail
 
 
-def _always(case: Case) -> bool:
+def _always(case: Case, role: str) -> bool:
     return True
 
 
-def _open(case: Case) -> bool:
+def _open(case: Case, role: str) -> bool:
     return case.status != "closed"
 
 
-def _undecided(case: Case) -> bool:
+def _undecided(case: Case, role: str) -> bool:
     return case.status not in ("concluded", "closed")
+
+
+def _conclude(case: Case, role: str) -> bool:
+    # Once escalated, the Committee concludes (or returns the case); the Compliance Officer cannot.
+    return case.status == "investigating" or (case.status == "escalated" and role in COMMITTEE_ROLES)
+
+
+def _close(case: Case, role: str) -> bool:
+    return case.status == "concluded" and (case.escalated_on is None or role in COMMITTEE_ROLES)
 
 
 STEPS: dict[str, Step] = {
@@ -43,31 +53,33 @@ STEPS: dict[str, Step] = {
     "note": Step(CASE_ROLES, _always),
     "recuse": Step(CASE_ROLES, _always),
     # Managing the case through its workflow.
-    "acknowledge": Step(MANAGING_ROLES, lambda c: c.status == "received", "This report has been acknowledged already."),
-    "investigate": Step(MANAGING_ROLES, lambda c: c.status == "acknowledged", "Only an acknowledged case can be investigated."),
+    "acknowledge": Step(MANAGING_ROLES, lambda c, r: c.status == "received", "This report has been acknowledged already."),
+    "investigate": Step(
+        MANAGING_ROLES, lambda c, r: c.status == "acknowledged", "Only an acknowledged case can be investigated."
+    ),
     "assign": Step(MANAGING_ROLES, _open, "A closed case cannot be assigned."),
     "conclude": Step(
-        MANAGING_ROLES, lambda c: c.status in ("investigating", "escalated"), "Only a case under investigation can be concluded."
+        MANAGING_ROLES, _conclude, "Only a case under investigation can be concluded; an escalated one, by the Audit Committee."
     ),
-    "close": Step(MANAGING_ROLES, lambda c: c.status == "concluded", "Only a concluded case can be closed."),
+    "close": Step(MANAGING_ROLES, _close, "Only a concluded case can be closed; an escalated one, by the Audit Committee."),
     # Even on a closed case: a conflict found late must still take the key away.
     "implicate": Step(MANAGING_ROLES, _always),
     "protect": Step(MANAGING_ROLES, _always),
     "discipline": Step(
         MANAGING_ROLES,
-        lambda c: c.status in ("concluded", "closed"),
+        lambda c, r: c.status in ("concluded", "closed"),
         "Discipline is recorded once the investigation is concluded.",
     ),
     # The Compliance Officer's way to the Audit Committee.
     "escalate": Step(
         OFFICER_ROLES,
-        lambda c: c.status not in ("escalated", "concluded", "closed"),
+        lambda c, r: c.status not in ("escalated", "concluded", "closed"),
         "This case cannot be escalated in its present status.",
     ),
     # The Audit Committee's own steps.
     "return": Step(
         COMMITTEE_ROLES,
-        lambda c: c.status == "escalated" and c.routing != "audit_committee",
+        lambda c, r: c.status == "escalated" and c.routing != "audit_committee",
         "Only a case escalated from the Compliance Officer can be returned.",
     ),
     "take-over": Step(COMMITTEE_ROLES, _undecided, "A decided case cannot be taken over."),
@@ -81,15 +93,15 @@ def check_role(role: str, step: str) -> None:
         raise Forbidden()
 
 
-def check_state(case: Case, step: str) -> None:
+def check_state(case: Case, role: str, step: str) -> None:
     """``WrongStatus`` unless the case's present state allows the step."""
-    if not STEPS[step].when(case):
+    if not STEPS[step].when(case, role):
         raise WrongStatus(STEPS[step].refusal)
 
 
 def allowed_steps(role: str, case: Case) -> frozenset[str]:
     """The steps this role may take on this case now (the caller holds its grant)."""
-    return frozenset(name for name, step in STEPS.items() if role in step.roles and step.when(case))
+    return frozenset(name for name, step in STEPS.items() if role in step.roles and step.when(case, role))
 
 
 # The staff pages that are not about one case, and the roles that may open them

@@ -1,4 +1,5 @@
-"""The background worker: sends the outbox, and runs the daily jobs (reminders, check-ins, digests).
+"""The background worker: sends the outbox, and runs the periodic jobs (reminders, check-ins,
+digests, and the purge of expired staff sessions).
 
 It runs inside the web process (``worker_in_app``, the default) or on its own
 as ``speakup worker``. Every job is idempotent (reminders, digests and
@@ -8,7 +9,7 @@ check-ins are once-only by key), so two workers, or a restart, repeat nothing.
 import asyncio
 import logging
 
-from . import notifications
+from . import auth, notifications
 from .context import Context
 from .outbox import send_due
 from .retaliation import deliver_check_ins
@@ -19,8 +20,10 @@ JOBS_EVERY = 600
 
 
 async def run_jobs(ctx: Context) -> None:
-    """Reminders, digests and check-ins for today (safe to run as often as you like)."""
+    """Expired staff sessions purged; reminders, digests and check-ins for today (safe to run as often as you like)."""
     now = ctx.now()
+    async with ctx.sessions() as session, session.begin():
+        await auth.purge_expired_sessions(session, now)
     async with ctx.sessions() as session, session.begin():
         await notifications.reminders(session, ctx.settings, now.date(), now)
         await notifications.digests(session, ctx.settings, now.date(), now)

@@ -9,20 +9,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from nacl.public import PublicKey
-from sqlalchemy import func, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crypto import boxes
 
 from . import audit, deadlines
 from .access import granted_case, require_role
 from .context import Context
-from .errors import InvalidInput, SpeakupError
+from .errors import Forbidden, InvalidInput, NoSuchCase, SpeakupError
 from .follow_up import check_message
-from .grants import grant_to, revoke
+from .grants import grant_to, readers, revoke
 from .identity import Identity
 from .models import Case, Finding, Grant, Message, Staff
-from .vocabulary import ASSIGNABLE_ROLES, FINDINGS, MANAGING_ROLES, ROOT_CAUSE_NEEDED
+from .vocabulary import ASSIGNABLE_ROLES, COMMITTEE_ROLES, FINDINGS, MANAGING_ROLES, ROOT_CAUSE_NEEDED
 
 # Plain steps: the status each one leads to (``cases/steps.py`` says from where).
 TRANSITIONS = {"investigate": "investigating", "close": "closed"}
@@ -147,12 +148,7 @@ async def recuse(session: AsyncSession, identity: Identity, reference: str, now:
     """Give up one's own grant (a conflict of interest, say). Commits."""
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "recuse")
-        holders = (
-            await session.execute(
-                select(func.count()).select_from(Grant).where(Grant.case_id == case.id, Grant.holder == "staff")
-            )
-        ).scalar_one()
-        if holders <= 1:
+        if await readers(session, case) <= 1:
             raise InvalidInput(fields={"recuse": "You are the only one holding this case: assign it to someone else first."})
         if case.assignee_id == identity.staff.id:
             case.assignee_id = None
@@ -163,37 +159,45 @@ async def recuse(session: AsyncSession, identity: Identity, reference: str, now:
 async def hand_over(
     session: AsyncSession, identity: Identity, leaver_id: int, successor_id: int, now: datetime
 ) -> tuple[list[str], list[str]]:
-    """Move all open cases of a leaver to a successor: grant, revoke, reassign. Commits.
+    """Move the open cases of a leaver that the actor holds too to a successor: grant, revoke, reassign. Commits.
 
-    Returns (moved references, references the actor could not move because they
-    hold no grant for them: those need a holder such as the Audit Committee).
+    Returns (moved references, references the actor holds but could not move: routing
+    or a conflict of interest forbids the successor). Cases the actor does not hold are
+    neither moved nor named. Only the Audit Committee hands over one of its members' cases.
     """
     require_role(identity, MANAGING_ROLES)
     moved, skipped = [], []
     async with session.begin():
+        leaver = await session.get(Staff, leaver_id)
         successor = await session.get(Staff, successor_id)
-        if successor is None or not successor.active or successor.role not in ASSIGNABLE_ROLES or successor_id == leaver_id:
+        if leaver is None or leaver_id == successor_id:
+            raise InvalidInput(fields={"successor": "Choose who leaves and another who takes over."})
+        if successor is None or not successor.active or successor.role not in ASSIGNABLE_ROLES:
             raise InvalidInput(fields={"successor": "Choose another active case handler."})
+        if leaver.role in COMMITTEE_ROLES and identity.staff.role not in COMMITTEE_ROLES:
+            raise Forbidden("Only the Audit Committee can hand over one of its members' cases.")
+        leavers, actors = aliased(Grant), aliased(Grant)
         references = (
             await session.scalars(
                 select(Case.reference)
-                .join(Grant, Grant.case_id == Case.id)
-                .where(Grant.staff_id == leaver_id, Case.status != "closed")
+                .join(leavers, and_(leavers.case_id == Case.id, leavers.staff_id == leaver_id))
+                .join(actors, and_(actors.case_id == Case.id, actors.staff_id == identity.staff.id))
+                .where(Case.status != "closed")
                 .order_by(Case.reference)
             )
         ).all()
         for reference in references:
             try:
                 case, case_key = await granted_case(session, identity, reference, "assign")
-            except SpeakupError:
-                skipped.append(reference)
+            except (NoSuchCase, Forbidden):  # a routing or a conflict hides it from the actor: not theirs to name
                 continue
             try:
-                await grant_to(session, identity, case, case_key, successor, now)
-            except SpeakupError:  # routing or a conflict of interest forbids it
+                async with session.begin_nested():  # a refusal undoes this case's changes only
+                    await grant_to(session, identity, case, case_key, successor, now)
+                    await revoke(session, identity, case, leaver_id, now)
+            except SpeakupError:  # routing or a conflict of interest forbids the successor
                 skipped.append(reference)
                 continue
-            await revoke(session, identity, case, leaver_id, now)
             if case.assignee_id in (None, leaver_id):
                 case.assignee_id = successor.id
             await audit.record(

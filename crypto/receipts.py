@@ -32,11 +32,19 @@ def display(normalised: str) -> str:
     return "-".join(normalised[i : i + GROUP] for i in range(0, len(normalised), GROUP))
 
 
+# The longest text that can still be a receipt: its 16 symbols with a separator or two
+# between each, and spaces around. Anything longer is refused before any work on it.
+MAX_TYPED = 64
+
+
 def normalise(text: str) -> str:
     """The canonical form of a typed receipt: 16 upper-case symbols, no separators.
 
-    Raises ``MalformedReceipt`` when the text cannot be a receipt.
+    Raises ``MalformedReceipt`` when the text cannot be a receipt (first of all, when it is
+    longer than ``MAX_TYPED``: nothing is normalised then).
     """
+    if len(text) > MAX_TYPED:
+        raise MalformedReceipt("a receipt is 16 letters and digits, like 7KQ4-M2XD-9PZA-HN3F")
     kept = []
     for char in unicodedata.normalize("NFKC", text):
         # Spaces of any kind and dashes of any kind (Pd: hyphen, en dash, ...)

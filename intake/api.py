@@ -11,11 +11,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cases.errors import InvalidInput
+from cases.errors import InvalidInput, InvalidReceipt
 from cases.filing import file_report, parse_report
 from cases.follow_up import AttachmentInfo, Mailbox, read_mailbox, send_reporter_message
 from cases.follow_up import answer_check_in as mailbox_answer_check_in
-from web.bodies import json_uploads, read_json
+from crypto.receipts import MAX_TYPED
+from web.bodies import JSON_TEXT_BYTES, json_id, json_uploads, read_json
 
 from .openapi import SPEC
 
@@ -27,9 +28,12 @@ def _only(data: dict[str, Any], allowed: set[str]) -> None:
 
 
 def _receipt(data: dict[str, Any]) -> str:
+    """The receipt, checked first: one longer than any receipt is refused before anything else is done."""
     receipt = data.get("receipt")
     if not isinstance(receipt, str):
         raise InvalidInput(fields={"receipt": "Give the receipt as text."})
+    if len(receipt) > MAX_TYPED:
+        raise InvalidReceipt()
     return receipt
 
 
@@ -62,9 +66,10 @@ def _mailbox_json(mailbox: Mailbox) -> dict:
 
 async def create_report(request: Request) -> Response:
     ctx = request.app.state.ctx
-    data = await read_json(request)
-    uploads = json_uploads(data.pop("attachments", None))
-    draft = parse_report(data)
+    data = await read_json(request, limit=JSON_TEXT_BYTES, attachments=True)
+    attachments = data.pop("attachments", None)
+    draft = parse_report(data)  # the text first: it costs nothing to check
+    uploads = await json_uploads(attachments, ctx.settings)
     async with ctx.sessions() as session:
         receipt = await file_report(session, ctx, draft, uploads, ctx.today())
     return JSONResponse({"receipt": receipt}, status_code=201)
@@ -74,22 +79,24 @@ async def follow_up(request: Request) -> Response:
     ctx = request.app.state.ctx
     data = await read_json(request)
     _only(data, {"receipt"})
+    receipt = _receipt(data)
     async with ctx.sessions() as session:
-        mailbox = await read_mailbox(session, ctx, _receipt(data))
+        mailbox = await read_mailbox(session, ctx, receipt)
     return JSONResponse(_mailbox_json(mailbox))
 
 
 async def create_message(request: Request) -> Response:
     ctx = request.app.state.ctx
-    data = await read_json(request)
+    data = await read_json(request, limit=JSON_TEXT_BYTES, attachments=True)
     _only(data, {"receipt", "body", "retaliation", "attachments"})
+    receipt = _receipt(data)
     retaliation = data.get("retaliation", False)
     if not isinstance(retaliation, bool):
         raise InvalidInput(fields={"retaliation": "Must be true or false."})
-    uploads = json_uploads(data.get("attachments"))
+    uploads = await json_uploads(data.get("attachments"), ctx.settings)
     async with ctx.sessions() as session:
         await send_reporter_message(
-            session, ctx, _receipt(data), data.get("body", ""), retaliation=retaliation, uploads=uploads, today=ctx.today()
+            session, ctx, receipt, data.get("body", ""), retaliation=retaliation, uploads=uploads, today=ctx.today()
         )
     return JSONResponse({"sent": True}, status_code=201)
 
@@ -102,9 +109,10 @@ async def answer_check_in(request: Request) -> Response:
     ctx = request.app.state.ctx
     data = await read_json(request)
     _only(data, {"receipt", "check_in", "retaliation"})
-    check_in, retaliation = data.get("check_in"), data.get("retaliation")
-    if not isinstance(check_in, int) or isinstance(check_in, bool) or not isinstance(retaliation, bool):
+    receipt = _receipt(data)
+    check_in, retaliation = json_id(data.get("check_in")), data.get("retaliation")
+    if check_in is None or not isinstance(retaliation, bool):
         raise InvalidInput(fields={"check_in": "Give the check-in id and retaliation true or false."})
     async with ctx.sessions() as session:
-        await mailbox_answer_check_in(session, ctx, _receipt(data), check_in, retaliation, ctx.today())
+        await mailbox_answer_check_in(session, ctx, receipt, check_in, retaliation, ctx.today())
     return JSONResponse({"answered": True}, status_code=201)

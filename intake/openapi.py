@@ -8,6 +8,8 @@ from cases.follow_up import MAX_MESSAGE, REPORTER_STATUS
 from cases.retaliation import NotConfigured
 from cases.throttle import TooManyReceipts
 from cases.vocabulary import CATEGORIES, RETALIATION_FORMS
+from crypto.receipts import MAX_TYPED
+from web.bodies import MAX_ID
 from web.errors import InvalidJSON, MethodNotAllowed, NotFound, ServerError, Unauthorized, Unavailable, UnsupportedMediaType
 
 
@@ -70,7 +72,8 @@ NOT_BLANK = r"[^\s\u001c-\u001f\u0085]"
 RECEIPT = {
     "type": "string",
     "pattern": r"^[\s-]*(?:[0-9A-TV-Za-tv-z][\s-]*){16}$",
-    "description": "Case, hyphens and spaces do not matter.",
+    "maxLength": MAX_TYPED,
+    "description": f"Case, hyphens and spaces do not matter; at most {MAX_TYPED} characters in all.",
     "example": "7KQ4-M2XD-9PZA-HN3F",
 }
 
@@ -291,7 +294,11 @@ SPEC = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["receipt", "check_in", "retaliation"],
-                "properties": {"receipt": RECEIPT, "check_in": {"type": "integer"}, "retaliation": {"type": "boolean"}},
+                "properties": {
+                    "receipt": RECEIPT,
+                    "check_in": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "retaliation": {"type": "boolean"},
+                },
             },
             "AdverseActions": {
                 "type": "object",

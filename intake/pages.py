@@ -14,7 +14,8 @@ from cases.filing import TEXT_FIELDS, file_report, parse_report
 from cases.follow_up import answer_check_in as mailbox_answer_check_in
 from cases.follow_up import read_mailbox, send_reporter_message
 from cases.throttle import TooManyReceipts
-from web.bodies import SubmittedForm, check_oversize, read_form
+from crypto.receipts import MAX_TYPED
+from web.bodies import SubmittedForm, as_id, check_oversize, read_form
 from web.csrf import CSRF_FIELD, check_cross_site, check_csrf
 from web.errors import CsrfFailed
 from web.render import render
@@ -94,10 +95,11 @@ async def submit_report(request: Request) -> Response:
 
 
 def _login_page(request: Request, receipt: str = "", error: SpeakupError | None = None) -> Response:
+    # What was typed comes back to be corrected, unless it is too long to be a receipt at all.
     return render(
         request,
         "intake/follow_up_login.html",
-        {"receipt": receipt, "problem": error.detail if error else None},
+        {"receipt": receipt if len(receipt) <= MAX_TYPED else "", "problem": error.detail if error else None},
         status_code=error.status if error else 200,
     )
 
@@ -167,12 +169,11 @@ async def answer_check_in(request: Request) -> Response:
     receipt = form.get("receipt")
     try:
         check_csrf(request, form.get(CSRF_FIELD))
-        if not form.get("check_in").isdigit() or form.get("answer") not in {"yes", "no"}:
+        check_in = as_id(form.get("check_in"))
+        if check_in is None or form.get("answer") not in {"yes", "no"}:
             raise InvalidInput("Choose yes or no.")
         async with ctx.sessions() as session:
-            await mailbox_answer_check_in(
-                session, ctx, receipt, int(form.get("check_in")), form.get("answer") == "yes", ctx.today()
-            )
+            await mailbox_answer_check_in(session, ctx, receipt, check_in, form.get("answer") == "yes", ctx.today())
     except RECEIPT_PROBLEMS as error:
         return _login_page(request, receipt, error)
     except (InvalidInput, CsrfFailed) as error:

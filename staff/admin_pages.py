@@ -7,9 +7,11 @@ from starlette.responses import RedirectResponse, Response
 from cases import audit
 from cases.accounts import change_account, create_staff, list_accounts
 from cases.errors import InvalidInput
+from cases.grants import unheld_alarm
 from cases.identity import Identity
 from cases.workflow import hand_over
 from cases.workflow import team as team_of
+from web.bodies import as_id
 from web.render import render
 
 from .guard import staff_page
@@ -21,14 +23,24 @@ async def _accounts_page(
 ) -> Response:
     async with request.app.state.ctx.sessions() as session:
         staff = await list_accounts(session, me)
+    async with request.app.state.ctx.sessions() as session:
+        unheld = await unheld_alarm(session, me)
     context = {
         "me": me.staff,
         "staff": staff,
+        "unheld": len(unheld),
         "notice": notice,
         "problem": error.detail if error else None,
         "errors": error.fields if error else {},
     }
     return render(request, "staff/accounts.html", context, status_code=error.status if error else 200)
+
+
+def _text(form: FormData, field: str) -> str:
+    value = str(form.get(field, ""))
+    if "\x00" in value:  # no text column of PostgreSQL stores it
+        raise InvalidInput(fields={field: "Remove the NUL character."})
+    return value
 
 
 @staff_page
@@ -41,9 +53,9 @@ async def accounts(request: Request, me: Identity, form: FormData | None) -> Res
             await create_staff(
                 session,
                 ctx,
-                email=str(form.get("email", "")),
-                role=str(form.get("role", "")),
-                password=str(form.get("password", "")),
+                email=_text(form, "email"),
+                role=_text(form, "role"),
+                password=_text(form, "password"),
                 actor=me,
             )
     except InvalidInput as error:
@@ -54,14 +66,19 @@ async def accounts(request: Request, me: Identity, form: FormData | None) -> Res
 @staff_page
 async def account(request: Request, me: Identity, form: FormData | None) -> Response:
     form = form or FormData()
+    staff_id = request.path_params["staff_id"]
     ctx = request.app.state.ctx
     try:
         async with ctx.sessions() as session:
-            await change_account(
-                session, ctx, me, request.path_params["staff_id"], str(form.get("change", "")), role=str(form.get("role", ""))
+            revoked = await change_account(
+                session, ctx, me, staff_id, str(form.get("change", "")), role=str(form.get("role", ""))
             )
     except InvalidInput as error:
         return await _accounts_page(request, me, error=error)
+    if revoked:  # say so: the account can no longer read those cases
+        return await _accounts_page(
+            request, me, notice=f"Changed. The account gave up {revoked} case grant(s) its new role may not hold."
+        )
     return RedirectResponse(request.url_for("staff:accounts").path, status_code=303)
 
 
@@ -73,12 +90,12 @@ async def team(request: Request, me: Identity, form: FormData | None) -> Respons
     context = {"me": me.staff, "team": members, "errors": {}}
     if form is None:
         return render(request, "staff/team.html", context)
-    leaver, successor = str(form.get("leaver", "")), str(form.get("successor", ""))
+    leaver, successor = as_id(form.get("leaver")), as_id(form.get("successor"))
     try:
-        if not (leaver.isdigit() and successor.isdigit()):
+        if leaver is None or successor is None:
             raise InvalidInput(fields={"successor": "Choose who leaves and who takes over."})
         async with request.app.state.ctx.sessions() as session:
-            moved, skipped = await hand_over(session, me, int(leaver), int(successor), now(request))
+            moved, skipped = await hand_over(session, me, leaver, successor, now(request))
     except InvalidInput as error:
         context.update(problem=error.detail, errors=error.fields)
         return render(request, "staff/team.html", context, status_code=error.status)
@@ -88,7 +105,8 @@ async def team(request: Request, me: Identity, form: FormData | None) -> Respons
 
 @staff_page
 async def audit_log(request: Request, me: Identity, form: FormData | None) -> Response:
-    page = int(request.query_params["page"]) if request.query_params.get("page", "").isdigit() else 1
+    page = as_id(request.query_params.get("page"))
+    page = 1 if page is None else page
     async with request.app.state.ctx.sessions() as session:
         log = await audit.read_log(session, me, page, verify_chain=request.query_params.get("verify") == "1")
     return render(request, "staff/audit.html", {"me": me.staff, "log": log})

@@ -13,6 +13,7 @@ from cases import auth
 from cases.accounts import set_digest
 from cases.errors import InvalidInput, SpeakupError
 from cases.identity import Identity
+from web.bodies import read_small_form
 from web.csrf import CSRF_FIELD, check_csrf
 from web.render import render
 
@@ -30,7 +31,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     ctx = request.app.state.ctx
-    form = await request.form(max_files=0, max_fields=10)
+    form = await read_small_form(request)
     email = str(form.get("email", ""))
     try:
         check_csrf(request, form.get(CSRF_FIELD))
@@ -77,7 +78,7 @@ async def enrol_form(request: Request) -> Response:
 
 async def enrol(request: Request) -> Response:
     ctx = request.app.state.ctx
-    form = await request.form(max_files=0, max_fields=10)
+    form = await read_small_form(request)
     try:
         check_csrf(request, form.get(CSRF_FIELD))
         async with ctx.sessions() as session:
@@ -91,7 +92,7 @@ async def enrol(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     ctx = request.app.state.ctx
-    form = await request.form(max_files=0, max_fields=5)
+    form = await read_small_form(request)
     check_csrf(request, form.get(CSRF_FIELD))
     async with ctx.sessions() as session:
         await auth.logout(session, session_cookie(request), now(request))

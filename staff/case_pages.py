@@ -14,8 +14,10 @@ from cases.casefile import download, open_case, reveal_identity
 from cases.caselist import COUNT_LIMIT, PAGE_SIZE, SORTS, Filters, list_cases
 from cases.context import Context
 from cases.errors import InvalidInput, SpeakupError, WrongStatus
+from cases.grants import unheld_alarm
 from cases.identity import Identity
-from cases.vocabulary import CASE_ROLES, CATEGORIES, STATUSES
+from cases.vocabulary import CASE_ROLES, CATEGORIES, COMMITTEE_ROLES, STATUSES
+from web.bodies import as_id
 from web.render import render
 
 from .guard import staff_page
@@ -24,17 +26,18 @@ from .session import now
 
 def _filters(request: Request) -> Filters:
     query = request.query_params
-    assignee = query.get("assignee", "")
+    # A value that is not a plain whole number (Unicode digits, 25 digits) is ignored, as an unknown one is.
+    page, per_page = as_id(query.get("page")), as_id(query.get("per_page"))
     return Filters(
         status=query.get("status", "") if query.get("status") in STATUSES else "",
         category=query.get("category", "") if query.get("category") in CATEGORIES else "",
-        assignee=int(assignee) if assignee.isdigit() else None,
+        assignee=as_id(query.get("assignee")),
         overdue=query.get("overdue") == "1",
         flagged=query.get("flagged") == "1",
         committee=query.get("queue") == "committee",
         sort=query.get("sort", "received") if query.get("sort") in SORTS else "received",
-        page=int(query["page"]) if query.get("page", "").isdigit() else 1,
-        page_size=int(query["per_page"]) if query.get("per_page", "").isdigit() else PAGE_SIZE,
+        page=1 if page is None else page,
+        page_size=PAGE_SIZE if per_page is None else per_page,
     )
 
 
@@ -47,6 +50,10 @@ async def case_list(request: Request, me: Identity, form: FormData | None) -> Re
         found = await list_cases(session, me, filters, now(request).date())
     async with request.app.state.ctx.sessions() as session:
         staff = await workflow.assignable(session)
+    unheld: list[str] = []
+    if me.staff.role in COMMITTEE_ROLES:
+        async with request.app.state.ctx.sessions() as session:
+            unheld = await unheld_alarm(session, me)
     query = {k: v for k, v in request.query_params.items() if k != "page"}
     return render(
         request,
@@ -60,6 +67,7 @@ async def case_list(request: Request, me: Identity, form: FormData | None) -> Re
             "pages": found.pages,
             "query": "&".join(f"{quote(k)}={quote(v)}" for k, v in query.items()),
             "staff": staff,
+            "unheld": unheld,
         },
     )
 
@@ -88,14 +96,17 @@ async def case_detail(request: Request, me: Identity, form: FormData | None) -> 
 
 
 def _text(form: FormData, field: str) -> str:
-    return str(form.get(field, ""))
+    value = str(form.get(field, ""))
+    if "\x00" in value:  # no text column of PostgreSQL stores it (a reason, say, is kept in the audit log)
+        raise InvalidInput(fields={field: "Remove the NUL character."})
+    return value
 
 
 def _staff_id(form: FormData, field: str) -> int:
-    value = _text(form, field)
-    if not value.isdigit():
+    value = as_id(form.get(field))
+    if value is None:
         raise InvalidInput(fields={field: "Choose someone."})
-    return int(value)
+    return value
 
 
 Step = Callable[[AsyncSession, Context, Identity, str, FormData], Awaitable[object]]

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cases.identity import Identity
+from web.bodies import read_small_form
 from web.csrf import CSRF_FIELD, check_csrf
 
 from .session import identity
@@ -23,7 +24,7 @@ def staff_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         me = await identity(request)
         form = None
         if request.method == "POST":
-            form = await request.form(max_files=0, max_fields=50)
+            form = await read_small_form(request)
             check_csrf(request, form.get(CSRF_FIELD))
         return await handler(request, me, form)
 

@@ -10,9 +10,14 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cases.errors import InvalidInput
+from cases.errors import InvalidInput, TooLarge
 from cases.retaliation import NotConfigured, import_adverse_actions, parse_adverse_actions
-from web.errors import InvalidJSON, Unauthorized
+from web.bodies import read_json
+from web.errors import Unauthorized
+
+# One request's batch: at most this many rows, in at most this many bytes of JSON.
+MAX_ACTIONS = 10_000
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 def _check_token(request: Request) -> None:
@@ -30,12 +35,11 @@ def _check_token(request: Request) -> None:
 async def adverse_actions(request: Request) -> Response:
     _check_token(request)
     ctx = request.app.state.ctx
-    try:
-        data = await request.json()
-    except ValueError:
-        raise InvalidJSON() from None
-    if not isinstance(data, dict) or set(data) != {"actions"} or not isinstance(data["actions"], list):
+    data = await read_json(request, limit=MAX_BODY_BYTES, max_values=16 * MAX_ACTIONS)
+    if set(data) != {"actions"} or not isinstance(data["actions"], list):
         raise InvalidInput(fields={"actions": 'Send {"actions": [{"employee_id", "action", "date"}, ...]}.'})
+    if len(data["actions"]) > MAX_ACTIONS:
+        raise TooLarge(fields={"actions": f"At most {MAX_ACTIONS:,} actions per request; send the rest in another."})
     if not all(isinstance(row, dict) for row in data["actions"]):
         raise InvalidInput(fields={"actions": "Each action is an object."})
     actions = parse_adverse_actions(data["actions"])

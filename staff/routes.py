@@ -2,6 +2,8 @@
 
 from starlette.routing import Route
 
+import web.convertors  # noqa: F401  ({name:id} in the paths below)
+
 from . import admin_pages, auth_pages, case_pages, committee_pages, hr_api
 
 routes = [
@@ -15,15 +17,15 @@ routes = [
     Route("/", case_pages.case_list, methods=["GET"], name="cases"),
     Route("/cases/{reference}", case_pages.case_detail, methods=["GET"], name="case"),
     Route("/cases/{reference}/reveal", case_pages.reveal, methods=["POST"], name="reveal"),
-    Route("/cases/{reference}/attachments/{attachment_id:int}", case_pages.attachment, methods=["GET"], name="attachment"),
+    Route("/cases/{reference}/attachments/{attachment_id:id}", case_pages.attachment, methods=["GET"], name="attachment"),
     Route("/cases/{reference}/{action}", case_pages.case_action, methods=["POST"], name="case_action"),
     Route("/flags", committee_pages.flags, methods=["GET"], name="flags"),
-    Route("/flags/{flag_id:int}", committee_pages.flag_action, methods=["POST"], name="flag_action"),
+    Route("/flags/{flag_id:id}", committee_pages.flag_action, methods=["POST"], name="flag_action"),
     Route("/register", committee_pages.register_page, methods=["GET"], name="register"),
     Route("/register.csv", committee_pages.register_csv, methods=["GET"], name="register_csv"),
     Route("/team", admin_pages.team, methods=["GET", "POST"], name="team"),
     Route("/admin", admin_pages.accounts, methods=["GET", "POST"], name="accounts"),
-    Route("/admin/staff/{staff_id:int}", admin_pages.account, methods=["POST"], name="account"),
+    Route("/admin/staff/{staff_id:id}", admin_pages.account, methods=["POST"], name="account"),
     Route("/audit", admin_pages.audit_log, methods=["GET"], name="audit"),
 ]
 

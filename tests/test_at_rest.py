@@ -50,6 +50,7 @@ PLAIN_COLUMNS = {
         "assignee_id",
         "retaliation_flag",
         "closed_on",
+        "escalated_on",
     },
     "grants": {"id", "case_id", "holder", "staff_id", "sealed_key"},
     "messages": {"id", "case_id", "sender", "staff_id", "sent_on", "retaliation"},
@@ -57,7 +58,7 @@ PLAIN_COLUMNS = {
     "findings": {"id", "case_id", "outcome", "decided_by", "decided_on"},
     "audit_log": {"id", "at", "actor_id", "action", "case_id", "detail", "entry_hash"},
     "audit_head": {"id", "entry_id", "entry_hash"},
-    "implicated_staff": {"id", "case_id", "staff_id", "named_by", "named_on"},
+    "implicated_staff": {"id", "case_id", "staff_id", "named_by", "named_on", "overridden"},
     "disciplinary_outcomes": {
         "id",
         "case_id",

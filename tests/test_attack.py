@@ -1,8 +1,10 @@
-"""Hostile input and abuse: markup in every field, receipt guessing, a database that goes away."""
+"""Hostile input and abuse: markup in every field, receipt guessing, a database that goes away, input shaped to
+crash a handler (typed numbers, CSRF tokens, NUL characters), a hostile Host header."""
 
 import asyncio
 import re
 from dataclasses import replace
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -10,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from asgi import create_app
+from cases.accounts import create_staff
 from cases.installation import initialise
-from cases.models import Base, Case
-from tests.conftest import RECEIPT, Reporter
+from cases.models import Base, Case, RetaliationFlag
+from tests.conftest import RECEIPT, REPORT_FORM, STAFF_PASSWORD, Reporter, StaffBrowser, count_rows, csrf_from
 
 PAYLOAD = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>{{7*7}}"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&gt;&lt;img src=x onerror=alert(2)&gt;{{7*7}}"
@@ -142,3 +145,192 @@ async def test_when_postgresql_is_unreachable_intake_answers_503_and_recovers(se
     finally:
         await ctx.close()
         await proxy.cut()
+
+
+# Typed numbers as someone probing types them: digits of another script and a superscript (str.isdigit()
+# is True for both; int() reads "١٢" as 12 and refuses "²"), more digits than any integer column holds,
+# a sign, a space, a NUL, nothing.
+TYPED_NUMBERS = ["١٢", "²", "9" * 25, "-1", " 7", "7\x00", ""]
+
+
+@pytest.mark.parametrize(
+    "typed", TYPED_NUMBERS, ids=["arabic-indic", "superscript", "25-digits", "negative", "space", "nul", "empty"]
+)
+async def test_no_typed_number_gets_a_500(client, browsers, installed, typed):
+    ctx = installed.ctx
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    async with ctx.sessions() as session:
+        reference = await session.scalar(select(Case.reference))
+    async with ctx.sessions() as session:
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    officer, committee, administrator = [
+        await browsers(who) for who in (installed.compliance_officer, installed.audit_committee, admin)
+    ]
+    token = csrf_from((await reporter.open(receipt)).text)
+    # In a path, nothing at all would be another address (Starlette's slash redirect).
+    in_path = quote(typed, safe="") or "%20"
+    answers = {
+        # Staff forms: the page again, saying what to fix.
+        "assign": (await officer.post(f"/staff/cases/{reference}/assign", {"assignee": typed}), 422),
+        "implicate": (await officer.post(f"/staff/cases/{reference}/implicate", {"staff": typed}), 422),
+        "team": (await officer.post("/staff/team", {"leaver": typed, "successor": str(installed.investigator.id)}), 422),
+        # Query parameters: ignored, as an unknown filter is.
+        "list page": (await officer.get("/staff/", params={"page": typed}), 200),
+        "list per_page": (await officer.get("/staff/", params={"per_page": typed}), 200),
+        "list assignee": (await officer.get("/staff/", params={"assignee": typed}), 200),
+        "audit page": (await committee.get("/staff/audit", params={"page": typed}), 200),
+        # Path ids (the route takes only ASCII digits, of any number): no such thing.
+        "flag": (await officer.post(f"/staff/flags/{in_path}", {"step": "review"}), 404),
+        "account": (await administrator.post(f"/staff/admin/staff/{in_path}", {"change": "disable"}), 404),
+        # The reporter's side: the follow-up page with what to fix, and the API's coded error.
+        "check-in page": (
+            await client.post(
+                "/follow-up/check-in", data={"receipt": receipt, "check_in": typed, "answer": "yes", "csrf_token": token}
+            ),
+            422,
+        ),
+        "check-in API": (
+            await client.post("/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": typed, "retaliation": True}),
+            422,
+        ),
+    }
+    if typed.lstrip("-").isascii() and typed.lstrip("-").isdigit():  # as a JSON number too
+        number = int(typed)
+        answers["check-in API number"] = (
+            await client.post("/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": number, "retaliation": True}),
+            422,
+        )
+    wrong = {name: response.status_code for name, (response, status) in answers.items() if response.status_code != status}
+    assert wrong == {}
+    # Nothing changed hands.
+    async with ctx.sessions() as session:
+        case = await session.scalar(select(Case))
+    assert case.assignee_id is None and case.status == "received"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["é" * 43, "a" * 100_000, "\x00" * 43, "A" * 42 + "\u0130", ""],
+    ids=["non-ascii", "100-kB", "nul", "dotted-capital-i", "empty"],
+)
+async def test_a_csrf_token_of_any_shape_is_refused_with_403(client, browsers, installed, token):
+    officer = await browsers(installed.compliance_officer)
+    await client.get("/report")  # the browser holds a good cookie; the form's token is the forgery
+    answers = [
+        await client.post("/report", data={**REPORT_FORM, "csrf_token": token}, files=[("attachments", ("", b"", ""))]),
+        await client.post("/follow-up", data={"receipt": "7KQ4-M2XD-9PZA-HN3F", "csrf_token": token}),
+        await client.post(
+            "/staff/login", data={"email": installed.compliance_officer.email, "password": "x", "csrf_token": token}
+        ),
+        await officer.client.post("/staff/digest", data={"digest": "on", "csrf_token": token}),
+        await officer.client.post("/staff/logout", data={"csrf_token": token}),
+    ]
+    assert [response.status_code for response in answers] == [403] * 5
+    assert await count_rows(installed.ctx, Case) == 0
+    assert (await officer.get("/staff/")).status_code == 200  # still logged in: the logout was refused
+
+
+@pytest.mark.backend_agnostic
+async def test_a_csrf_cookie_that_is_not_a_token_is_replaced_not_trusted(app, installed):
+    # A cookie of 43 non-ASCII letters: isalnum() is True for each, compare_digest() refuses them.
+    cookie = b"__Host-csrf=" + b"\xe9" * 43
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://speakup.test") as browser:
+        page = await browser.get("/report", headers={"cookie": cookie})
+        assert page.status_code == 200
+        assert re.match(r"__Host-csrf=[A-Za-z0-9_-]{43};", page.headers["set-cookie"])  # a new one
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        forged = await browser.post("/report", data={**REPORT_FORM, "csrf_token": "é" * 43}, headers={"cookie": cookie})
+        assert forged.status_code == 403
+        assert token != "é" * 43
+
+
+async def test_a_nul_in_staff_text_is_a_422_not_a_500(browsers, client, installed):
+    ctx = installed.ctx
+    await Reporter(client).file()
+    async with ctx.sessions() as session:
+        reference = await session.scalar(select(Case.reference))
+    async with ctx.sessions() as session:
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    officer, administrator = await browsers(installed.compliance_officer), await browsers(admin)
+    revealed = await officer.post(f"/staff/cases/{reference}/reveal", {"reason": "Needed\x00 to call back"})
+    escalated = await officer.post(f"/staff/cases/{reference}/escalate", {"reason": "Conflict\x00 of interest"})
+    created = await administrator.post(
+        "/staff/admin", {"email": "new\x00@example.test", "role": "investigator", "password": "x" * 20}
+    )
+    assert [revealed.status_code, escalated.status_code, created.status_code] == [422, 422, 422]
+
+
+HOSTILE_HOSTS = ["evil.example", "evil.example:8443", "speakup.test@evil.example", "a//evil.example", "evil.example/x", "[::1]"]
+
+
+@pytest.mark.parametrize("host", HOSTILE_HOSTS)
+async def test_redirects_are_relative_whatever_the_host_header_says(app, client, browsers, installed, clock, host):
+    ctx = installed.ctx
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    await reporter.write(receipt, "They moved me.", retaliation=True)  # a flag to work on
+    async with ctx.sessions() as session:
+        reference = await session.scalar(select(Case.reference))
+        flag_id = await session.scalar(select(RetaliationFlag.id))
+    async with ctx.sessions() as session:
+        admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
+    officer, administrator = await browsers(installed.compliance_officer), await browsers(admin)
+    hostile = {"host": host}
+    stranger = StaffBrowser(app, clock, installed.investigator.email)
+    login = {"email": stranger.email, "password": STAFF_PASSWORD, "csrf_token": await stranger.token()}
+    redirects = {
+        "login": await stranger.client.post("/staff/login", data=login, headers=hostile),
+        "not logged in": await client.get("/staff/", headers=hostile),
+        "no trailing slash": await client.get("/staff", headers=hostile),
+        "trailing slash (Starlette's own)": await client.get("/report/", headers=hostile),
+        "case step": await officer.client.post(
+            f"/staff/cases/{reference}/acknowledge", data={"csrf_token": await officer.token()}, headers=hostile
+        ),
+        "flag step": await officer.client.post(
+            f"/staff/flags/{flag_id}", data={"step": "review", "csrf_token": await officer.token()}, headers=hostile
+        ),
+        "administrator's list": await administrator.client.get("/staff/", headers=hostile),
+        "account change": await administrator.client.post(
+            f"/staff/admin/staff/{installed.investigator.id}",
+            data={"change": "enable", "csrf_token": await administrator.token()},
+            headers=hostile,
+        ),
+        "logout": await officer.client.post("/staff/logout", data={"csrf_token": await officer.token()}, headers=hostile),
+    }
+    await stranger.aclose()
+    locations = {name: response.headers.get("location") for name, response in redirects.items()}
+    assert all(300 <= response.status_code < 400 for response in redirects.values()), {
+        n: r.status_code for n, r in redirects.items()
+    }
+    for name, location in locations.items():
+        parts = urlsplit(location)
+        assert location.startswith("/") and not location.startswith("//"), (name, location)
+        assert not parts.scheme and not parts.netloc and "evil" not in location, (name, location)
+
+
+async def test_a_nul_in_the_login_address_is_a_failed_login_not_a_500(browsers, installed, app, clock):
+    from tests.conftest import StaffBrowser
+
+    browser = StaffBrowser(app, clock, "compliance_officer@example.test\x00")
+    try:
+        response = await browser.client.post(
+            "/staff/login",
+            data={"email": browser.email, "password": "x" * 14, "code": "123456", "csrf_token": await browser.token()},
+        )
+        assert response.status_code == 401
+    finally:
+        await browser.aclose()
+
+
+@pytest.mark.parametrize("path", ["/staff/cases/2026-0001/attachments/", "/staff/flags/", "/staff/admin/staff/"])
+async def test_an_id_too_long_for_any_row_matches_no_page(client, path):
+    response = await client.request("GET" if "attachments" in path else "POST", path + "9" * 25)
+    assert response.status_code == 404
+
+
+async def test_a_staff_form_is_bounded_before_the_login_check(client):
+    body = "email=" + "a" * (1024 * 1024 + 1)
+    response = await client.post("/staff/login", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413

@@ -1,12 +1,18 @@
 """The JSON intake API for hotline operators."""
 
 import base64
+import json
+import threading
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from cases.models import Attachment, Case, Message
-from tests.conftest import RECEIPT, count_rows, route_paths
+from crypto import receipts
+from tests.conftest import RECEIPT, count_rows, csrf_from, route_paths
+from web import bodies
+from web.bodies import JSON_TEXT_BYTES, MAX_JSON_VALUES, MAX_URLENCODED_BYTES
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -203,3 +209,196 @@ async def test_routing_of_api_reports_follows_the_leadership_flag(client, instal
     async with installed.ctx.sessions() as session:
         case = await session.scalar(select(Case))
     assert case.routing == "audit_committee"
+
+
+# Bounds: every field is bounded before any work is done on it.
+
+RECEIPT_TEXT = "7KQ4-M2XD-9PZA-HN3F"
+
+# Each of these could be a receipt but for its length: 16 symbols padded past the 64 characters
+# any receipt can take, up to 400 KB (a JSON body that still fits the message route, with a file).
+TOO_LONG = [RECEIPT_TEXT + " " * 46, RECEIPT_TEXT + " " * 400_000]
+
+
+class Spy:
+    """Counts calls to a function and the threads they ran in, then calls it."""
+
+    def __init__(self, function) -> None:
+        self.function, self.threads = function, []
+
+    def __call__(self, *args, **kwargs):
+        self.threads.append(threading.get_ident())
+        return self.function(*args, **kwargs)
+
+
+@pytest.fixture
+def spies(installed, monkeypatch) -> dict[str, Spy]:
+    """Spies on receipt normalising, Argon2id, JSON parsing and base64 decoding, as the app calls them."""
+    found = {
+        "normalise": Spy(receipts.normalise),
+        "argon2id": Spy(installed.ctx.kdf.receipt),
+        "json": Spy(json.loads),
+        "base64": Spy(base64.b64decode),
+    }
+    monkeypatch.setattr(receipts, "normalise", found["normalise"])
+    monkeypatch.setattr(installed.ctx.kdf, "receipt", found["argon2id"])
+    # The web layer's own references, so the test's own json and base64 go unseen.
+    monkeypatch.setattr(bodies, "json", SimpleNamespace(loads=found["json"]))
+    monkeypatch.setattr(bodies, "base64", SimpleNamespace(b64decode=found["base64"]))
+    return found
+
+
+@pytest.mark.parametrize("receipt", TOO_LONG, ids=["65-characters", "400-kB"])
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/api/v1/follow-up", {}),
+        ("/api/v1/follow-up/messages", {"body": "hi", "attachments": [{"name": "a.txt", "data": b64(b"x" * 30_000)}]}),
+        ("/api/v1/follow-up/check-ins", {"check_in": 1, "retaliation": True}),
+    ],
+    ids=["follow-up", "message-with-a-file", "check-in"],
+)
+async def test_a_receipt_longer_than_any_receipt_is_refused_at_once(client, installed, spies, path, extra, receipt):
+    response = await client.post(path, json={"receipt": receipt, **extra})
+    if len(receipt) > 4096 and "messages" not in path:
+        # A route that reads a receipt and nothing large: the body is refused before it is parsed.
+        assert (response.status_code, response.json()["error"]) == (413, "too_large")
+        assert spies["json"].threads == []
+    else:
+        assert (response.status_code, response.json()["error"]) == (400, "invalid_receipt")
+    # No Argon2id, no normalising, no file decoded.
+    assert spies["normalise"].threads == spies["argon2id"].threads == spies["base64"].threads == []
+    assert await count_rows(installed.ctx, Message) == 0
+
+
+@pytest.mark.backend_agnostic
+async def test_a_receipt_longer_than_any_receipt_is_refused_on_the_page_too(client, spies):
+    page = await client.get("/follow-up")
+    response = await client.post("/follow-up", data={"receipt": TOO_LONG[1], "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 400 and "A receipt is 16 letters and digits" in response.text
+    assert TOO_LONG[1] not in response.text  # not echoed back into the form
+    assert spies["normalise"].threads == spies["argon2id"].threads == []
+    # A form without files (this one) is refused past 1 MB, before it is all read.
+    bigger = await client.post(
+        "/follow-up", data={"receipt": "x" * (MAX_URLENCODED_BYTES + 1), "csrf_token": csrf_from(page.text)}
+    )
+    assert bigger.status_code == 413
+
+
+def nested(depth: int) -> bytes:
+    return b'{"category": "other", "summary": "s", "details": "d", "people": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HR = {"authorization": "Bearer test-hr-token-0f9e"}
+# Past the limit of a body without files, and past the number of values any body needs.
+LONG_TEXT = "x" * (JSON_TEXT_BYTES + 1)
+MANY_VALUES = b'{"category": "other", "summary": "s", "details": "d", "people": [' + b"0," * MAX_JSON_VALUES + b"0]}"
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "status", "code", "parsed"),
+    [
+        ("/api/v1/follow-up", json.dumps({"receipt": "x" * 5000}).encode(), 413, "too_large", False),
+        ("/api/v1/follow-up/check-ins", json.dumps({"receipt": "x", "check_in": [0] * 3000}).encode(), 413, "too_large", False),
+        ("/api/v1/reports", json.dumps({**REPORT, "details": LONG_TEXT}).encode(), 413, "too_large", False),
+        ("/api/v1/follow-up/messages", json.dumps({"receipt": "x", "body": LONG_TEXT}).encode(), 413, "too_large", False),
+        # Saying "attachments" and sending none does not lift the limit.
+        (
+            "/api/v1/follow-up/messages",
+            json.dumps({"receipt": "x", "body": LONG_TEXT, "attachments": []}).encode(),
+            413,
+            "too_large",
+            True,
+        ),
+        ("/api/v1/reports", MANY_VALUES, 400, "invalid_json", False),
+        ("/api/v1/reports", nested(100_000), 400, "invalid_json", False),
+        ("/api/v1/reports", nested(5_000), 400, "invalid_json", True),  # Python's own recursion limit
+        ("/api/v1/reports", nested(30), 400, "invalid_json", True),  # nesting no body of ours has
+        (
+            "/api/v1/hr/adverse-actions",
+            b'{"actions": [' + b'{"a": ' * 3_000 + b"1" + b"}" * 3_000 + b"]}",
+            400,
+            "invalid_json",
+            True,
+        ),
+        # A lone surrogate is valid JSON but no text: it cannot be sealed or stored.
+        ("/api/v1/reports", b'{"category": "other", "summary": "\\ud800", "details": "d"}', 400, "invalid_json", True),
+        ("/api/v1/follow-up", b'{"receipt": "\\udfff"}', 400, "invalid_json", True),
+        ("/api/v1/follow-up", b'{"receipt": "7KQ4-M2XD-9PZA-HN3F", "\\ud800": 1}', 400, "invalid_json", True),
+        ("/api/v1/reports", b'{"category": "other", "summary": "\xff", "details": "d"}', 400, "invalid_json", True),
+        (
+            "/api/v1/reports",
+            b'{"category": "other", "summary": "s", "details": "d", "amount": ' + b"9" * 5000 + b"}",
+            400,
+            "invalid_json",
+            True,
+        ),
+        (
+            "/api/v1/hr/adverse-actions",
+            json.dumps({"actions": [{"employee_id": "E", "action": "demotion", "date": "2026-01-01"}] * 10_001}).encode(),
+            413,
+            "too_large",
+            True,
+        ),
+    ],
+    ids=[
+        "follow-up-5-kB",
+        "check-in-array",
+        "report-text-past-the-limit",
+        "message-text-past-the-limit",
+        "message-empty-attachments",
+        "65k-values",
+        "nested-100k",
+        "nested-5k",
+        "nested-30",
+        "hr-nested-3k",
+        "lone-surrogate-text",
+        "lone-surrogate-receipt",
+        "lone-surrogate-key",
+        "invalid-utf-8",
+        "5000-digit-number",
+        "hr-10001-actions",
+    ],
+)
+@pytest.mark.backend_agnostic
+async def test_json_bodies_are_bounded_and_never_answer_500(client, installed, spies, path, content, status, code, parsed):
+    headers = {"content-type": "application/json", **(HR if "/hr/" in path else {})}
+    response = await client.post(path, content=content, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (status, code), response.text
+    assert bool(spies["json"].threads) == parsed  # refused unparsed where the size alone says enough
+    assert spies["argon2id"].threads == []
+    assert await count_rows(installed.ctx, Case) == 0
+
+
+@pytest.mark.backend_agnostic
+async def test_the_hr_api_takes_json_only(client):
+    response = await client.post("/api/v1/hr/adverse-actions", content=b'{"actions": []}', headers=HR)
+    assert (response.status_code, response.json()["error"]) == (415, "unsupported_media_type")
+
+
+async def test_large_bodies_are_parsed_and_files_decoded_off_the_event_loop(client, installed, spies):
+    loop_thread = threading.get_ident()  # the tests' event loop, where the app runs too
+    big, small = b"x" * 60_000, b"y" * 100
+    receipt = await file(client, attachments=[{"name": "big.bin", "data": b64(big)}])
+    sent = await client.post(
+        "/api/v1/follow-up/messages",
+        json={"receipt": receipt, "body": "hi", "attachments": [{"name": "small.bin", "data": b64(small)}]},
+    )
+    assert sent.status_code == 201
+    # The report's body (80 kB) and its file went to a worker thread; the small message stayed on the loop.
+    report_parse, message_parse = spies["json"].threads[0], spies["json"].threads[-1]
+    report_decode, message_decode = spies["base64"].threads[0], spies["base64"].threads[-1]
+    assert report_parse != loop_thread and report_decode != loop_thread
+    assert message_parse == loop_thread and message_decode == loop_thread
+    body = (await client.post("/api/v1/follow-up", json={"receipt": receipt})).json()
+    assert body["attachments"] == [{"name": "big.bin", "size": len(big)}]
+
+
+@pytest.mark.parametrize("check_in", [10**25, 2**31, 0, -1, 1.5, 1e300, True, "12", "١٢", None])
+async def test_a_check_in_id_out_of_any_range_is_a_422(client, installed, check_in):
+    receipt = await file(client)
+    response = await client.post(
+        "/api/v1/follow-up/check-ins", json={"receipt": receipt, "check_in": check_in, "retaliation": True}
+    )
+    assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+    assert "check_in" in response.json()["fields"]

@@ -173,6 +173,38 @@ async def test_the_digest_comes_at_the_set_hour_even_when_nothing_is_due(install
     assert not smtp.to(installed.compliance_officer.email)
 
 
+async def test_a_committee_members_digest_carries_the_audit_head_and_no_one_elses_does(installed, smtp, clock):
+    """The head, mailed daily, sits outside the database: a log later cut back before it is caught
+    by `speakup audit verify --expect-head`."""
+    import re
+
+    from cases import audit
+    from cases.models import AuditHead
+    from cases.worker import run_jobs
+
+    ctx = installed.ctx
+    readers = [installed.audit_committee.id, installed.investigator.id, installed.compliance_officer.id]
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(Staff).where(Staff.id.in_(readers)).values(wants_digest=True))
+        head = (await session.scalar(select(AuditHead.entry_hash))).hex()
+    clock.moment = clock.moment.replace(hour=ctx.settings.digest_hour, minute=5)
+    await run_jobs(ctx)  # the worker's daily jobs
+    await deliver(installed, clock, hours=0)
+    [committee] = smtp.to(installed.audit_committee.email)
+    text = committee.get_content().replace("\r\n", "\n")
+    assert f"Audit log head (keep this mail: it anchors the log outside the database):\n{head}\n" in text
+    for other in (installed.investigator.email, installed.compliance_officer.email):
+        [digest] = smtp.to(other)
+        assert "Audit log head" not in digest.get_content() and head not in digest.as_string()
+    # The mailed head is what a later check is held to.
+    mailed = bytes.fromhex(re.search(r"^([0-9a-f]{64})$", text, re.MULTILINE).group(1))
+    async with ctx.sessions() as session, session.begin():
+        await audit.record(session, "test.later", at=clock())
+    async with ctx.sessions() as session:
+        later = await audit.verify(session, expect_head=mailed)
+    assert later.ok and later.added_since == 1
+
+
 async def test_mail_server_down_then_up_delivers_everything_once(client, installed, smtp, clock):
     await Reporter(client).file()
     smtp.stop()

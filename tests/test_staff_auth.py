@@ -1,6 +1,7 @@
 """Staff login with a second factor, sessions, passwords and accounts."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -141,6 +142,60 @@ async def test_sessions_end_after_thirty_idle_minutes(browsers, installed, clock
     response = await browser.get("/staff/")
     assert (response.status_code, response.headers["location"]) == (303, "/staff/login")
     assert await count_rows(installed.ctx, StaffSession) == 0
+
+
+async def test_the_worker_purges_expired_sessions_whose_cookie_never_comes_back(browsers, installed, clock):
+    """Each row holds a staff private key sealed under its cookie's secret: once expired it must
+    not wait in the table (and in every backup) for that cookie to come back."""
+    from sqlalchemy import update
+
+    from cases.auth import ABSOLUTE_LIFETIME
+    from cases.worker import run_jobs
+
+    ctx = installed.ctx
+    idle = await browsers(installed.compliance_officer)
+    active = await browsers(installed.audit_committee)
+    await browsers(installed.investigator)
+    clock.advance(minutes=20)
+    assert (await active.get("/staff/")).status_code == 200
+    clock.advance(minutes=15)  # the first is now over 35 minutes idle, the second 15
+    async with ctx.sessions() as session, session.begin():  # the third: used a minute ago, logged in over 12 hours ago
+        await session.execute(
+            update(StaffSession)
+            .where(StaffSession.staff_id == installed.investigator.id)
+            .values(created_at=clock() - ABSOLUTE_LIFETIME - timedelta(minutes=1), last_seen_at=clock() - timedelta(minutes=1))
+        )
+    assert await count_rows(ctx, StaffSession) == 3  # no cookie came back: every row is still there
+    await run_jobs(ctx)  # the worker's periodic jobs (`speakup worker`, or inside the web process)
+    async with ctx.sessions() as session:
+        left = (await session.scalars(select(StaffSession.staff_id))).all()
+    assert left == [installed.audit_committee.id]
+    assert (await active.get("/staff/")).status_code == 200
+    assert (await idle.get("/staff/")).headers["location"] == "/staff/login"
+
+
+async def test_a_login_purges_other_expired_sessions(browsers, installed, clock):
+    ctx = installed.ctx
+    await browsers(installed.compliance_officer)
+    clock.advance(minutes=31)
+    await browsers(installed.audit_committee)
+    async with ctx.sessions() as session:
+        assert (await session.scalars(select(StaffSession.staff_id))).all() == [installed.audit_committee.id]
+
+
+async def test_a_session_ends_twelve_hours_after_login_however_active(browsers, installed, clock):
+    browser = await browsers(installed.compliance_officer)  # the login leaves the clock 30 seconds on
+    for _ in range(28):  # 11 h 40 min of steady work
+        clock.advance(minutes=25)
+        assert (await browser.get("/staff/")).status_code == 200
+    clock.advance(minutes=19)  # 11:59:30 after login
+    assert (await browser.get("/staff/")).status_code == 200
+    clock.advance(minutes=1)  # 12:00:30 after login, used a minute ago
+    response = await browser.get("/staff/")
+    assert (response.status_code, response.headers["location"]) == (303, "/staff/login")
+    assert await count_rows(installed.ctx, StaffSession) == 0
+    assert (await browser.login()).status_code == 303  # a new login starts a new lifetime
+    assert (await browser.get("/staff/")).status_code == 200
 
 
 async def test_password_change_rewraps_the_key_and_ends_every_session(browsers, app, installed, clock):

@@ -8,6 +8,7 @@ are refused outright. The cookie is random, dies with the browser session, and
 is stored nowhere on the server.
 """
 
+import re
 import secrets
 
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from starlette.responses import Response
 from .errors import CsrfFailed
 
 CSRF_FIELD = "csrf_token"
+# What secrets.token_urlsafe(32) gives: 43 characters of the URL-safe base64 alphabet (ASCII only).
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _cookie_name(request: Request) -> str:
@@ -26,7 +29,7 @@ def csrf_token(request: Request) -> str:
     """The token to put in this page's forms (a new one if the browser sent none)."""
     if not hasattr(request.state, "csrf_token"):
         sent = request.cookies.get(_cookie_name(request), "")
-        request.state.csrf_new = not (len(sent) == 43 and sent.replace("-", "").replace("_", "").isalnum())
+        request.state.csrf_new = TOKEN.fullmatch(sent) is None
         request.state.csrf_token = secrets.token_urlsafe(32) if request.state.csrf_new else sent
     return request.state.csrf_token
 
@@ -40,7 +43,14 @@ def check_csrf(request: Request, form_token: object) -> None:
     """Raise ``CsrfFailed`` unless the form's token matches the browser's cookie."""
     check_cross_site(request)
     sent = request.cookies.get(_cookie_name(request), "")
-    if not (sent and isinstance(form_token, str) and secrets.compare_digest(sent, form_token)):
+    # Both must have the token's shape before they are compared: compare_digest refuses
+    # (TypeError) a str that is not ASCII, and a long one is not worth comparing.
+    if not (
+        TOKEN.fullmatch(sent)
+        and isinstance(form_token, str)
+        and TOKEN.fullmatch(form_token)
+        and secrets.compare_digest(sent, form_token)
+    ):
         raise CsrfFailed()
 
 

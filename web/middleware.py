@@ -1,4 +1,6 @@
-"""Middleware around both faces: no client identifiers in, security headers out, bodies bounded."""
+"""Middleware around both faces: no client identifiers in, security headers and relative redirects out, bodies bounded."""
+
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,8 +46,17 @@ class Anonymise:
         await self.app(scope, receive, send)
 
 
+def relative_location(location: bytes) -> bytes:
+    """A redirect's target as a path on this site: never a scheme or host (which Starlette builds
+    from the Host header when it adds or drops a trailing slash), never ``//`` or ``/\\`` (which a
+    browser reads as another host)."""
+    parts = urlsplit(location.decode("latin-1"))
+    path = "/" + parts.path.replace("\\", "%5C").lstrip("/")
+    return urlunsplit(("", "", path, parts.query, parts.fragment)).encode("latin-1")
+
+
 class SecurityHeaders:
-    """Add the security headers to every response, errors included."""
+    """Add the security headers to every response, errors included; make every redirect relative."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -56,9 +67,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
+                headers = [(k, relative_location(v) if k.lower() == b"location" else v) for k, v in message.get("headers", [])]
+                present = {k.lower() for k, _ in headers}
                 extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
-                message = dict(message, headers=[*message.get("headers", []), *extra])
+                message = dict(message, headers=[*headers, *extra])
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -76,7 +88,8 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         received = 0
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        too_large = not declared.isdigit() or int(declared) > self.limit
+        # bytes.isdigit() is ASCII only; past 18 digits int() would only say "too large" slowly (or refuse).
+        too_large = not declared.isdigit() or len(declared) > 18 or int(declared) > self.limit
 
         async def limited_receive() -> Message:
             nonlocal received

@@ -5,14 +5,14 @@ The intake site, the JSON API and the demo all call ``parse_report`` then
 """
 
 import asyncio
+import secrets
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date
 from typing import Any
 
 from nacl.public import PublicKey
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes, keys, receipts
@@ -21,7 +21,7 @@ from . import audit, deadlines, notifications
 from .content import Upload, check_uploads, seal_uploads
 from .context import Context
 from .errors import InvalidInput
-from .models import Case, Grant, ReferenceCounter, Staff
+from .models import Case, Grant, Staff
 from .vocabulary import CATEGORIES
 
 # Longest accepted text per field, in characters.
@@ -135,22 +135,13 @@ def parse_report(data: dict[str, Any]) -> ReportDraft:
     )
 
 
-async def _next_reference(session: AsyncSession, year: int) -> str:
-    bump = (
-        update(ReferenceCounter)
-        .where(ReferenceCounter.year == year)
-        .values(last=ReferenceCounter.last + 1)
-        .returning(ReferenceCounter.last)
-    )
-    number = (await session.execute(bump)).scalar_one_or_none()
-    if number is None:
-        try:
-            async with session.begin_nested():
-                session.add(ReferenceCounter(year=year, last=1))
-            number = 1
-        except IntegrityError:  # another report opened the year first
-            number = (await session.execute(bump)).scalar_one()
-    return f"{year}-{number:04d}"
+async def _new_reference(session: AsyncSession, year: int) -> str:
+    """The year and eight random symbols (40 bits): a reference tells nothing of how many reports
+    came before it, so the gaps in a staff member's list do not count the reports hidden from them."""
+    while True:
+        reference = f"{year}-" + receipts.display("".join(secrets.choice(receipts.ALPHABET) for _ in range(8)))
+        if await session.scalar(select(Case.id).where(Case.reference == reference)) is None:
+            return reference
 
 
 async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, uploads: list[Upload], today: date) -> str:
@@ -185,7 +176,7 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
         grants.append(Grant(holder="recovery", sealed_key=keys.grant(case_key, installation.recovery_public_key)))
         grants.append(Grant(holder="reporter", sealed_key=keys.grant(case_key, reporter.private_key.public_key)))
         case = Case(
-            reference=await _next_reference(session, today.year),
+            reference=await _new_reference(session, today.year),
             category=draft.category,
             routing=routing,
             status="received",

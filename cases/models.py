@@ -113,14 +113,6 @@ class StaffSession(Base):
     __table_args__ = (CheckConstraint(_in("state", SESSION_STATES), name="state"),)
 
 
-class ReferenceCounter(Base):
-    """Last case number used per year, so references are `2026-0001`, `2026-0002`, ..."""
-
-    __tablename__ = "reference_counters"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    last: Mapped[int] = mapped_column(Integer)
-
-
 class Case(Base):
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -34,7 +34,6 @@ PLAIN_COLUMNS = {
         "created_at",
     },
     "staff_sessions": {"id", "token_hash", "staff_id", "state", "created_at", "last_seen_at"},
-    "reference_counters": {"year", "last"},
     "cases": {
         "id",
         "reference",

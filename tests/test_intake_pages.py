@@ -51,7 +51,7 @@ async def test_filing_shows_a_receipt_once_and_stores_the_case(client, reporter,
     assert response.status_code == 200
     assert "Write it down now" in response.text
     case = await _only_case(installed)
-    assert re.fullmatch(r"\d{4}-\d{4}", case.reference)
+    assert re.fullmatch(r"\d{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", case.reference)
     assert (case.category, case.routing, case.status) == ("foreign_bribery", "compliance_officer", "received")
     assert case.acknowledge_by == case.received_on + timedelta(days=7)
 

@@ -1,12 +1,17 @@
 """The HR adverse-actions API: HR systems post actions; Speakup flags hits on protected persons.
 
 Authenticated by a bearer token from the settings. The answer is the same
-whatever matched, so HR never learns who is protected.
+whatever matched, and it is sent once the batch is read and checked, before any
+row is matched: matching (and the flags a hit opens) happens after the answer,
+so neither what HR reads nor how long it waits tells it who is protected. A
+server that dies in between loses that batch's matching; importing a row again
+opens no second flag, so HR can always send its export again.
 """
 
 import hashlib
 import secrets
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -43,6 +48,9 @@ async def adverse_actions(request: Request) -> Response:
     if not all(isinstance(row, dict) for row in data["actions"]):
         raise InvalidInput(fields={"actions": "Each action is an object."})
     actions = parse_adverse_actions(data["actions"])
-    async with ctx.sessions() as session:
-        checked = await import_adverse_actions(session, ctx, actions, ctx.now().date())
-    return JSONResponse({"checked": checked})
+
+    async def match() -> None:
+        async with ctx.sessions() as session:
+            await import_adverse_actions(session, ctx, actions, ctx.today())
+
+    return JSONResponse({"checked": len(actions)}, background=BackgroundTask(match))

@@ -3,8 +3,9 @@
 import re
 from datetime import date, timedelta
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from cases.models import Case, CheckIn, ProtectedPerson, RetaliationFlag
 from cases.retaliation import deliver_check_ins
@@ -94,6 +95,44 @@ async def test_hr_import_flags_a_protected_person_inside_the_window_only(client,
     assert await count_rows(installed.ctx, ProtectedPerson) == 1
     page = (await officer.get("/staff/flags")).text
     assert case.reference in page and "Demotion or withheld promotion" in page
+
+
+async def test_the_hr_api_answers_before_it_matches_so_a_hit_costs_hr_no_time(app, client, browsers, installed):
+    """HR timed its requests: rows that matched a protected person answered 1-2 s slower. The answer
+    now goes out once the batch is read and checked, before any row is matched, hit or not."""
+    await Reporter(client).file()
+    case = await only_case(installed)
+    await protect(await browsers(installed.compliance_officer), case.reference)
+    timeline: list[str] = []
+
+    def on_sql(connection, cursor, statement, parameters, context, executemany):
+        if "protected_persons" in statement:
+            timeline.append("match")
+
+    async def recorder(scope, receive, send):
+        async def recording_send(message):
+            if message["type"] == "http.response.start":
+                timeline.append("answer")
+            await send(message)
+
+        await app(scope, receive, recording_send)
+
+    day = (case.received_on + timedelta(days=40)).isoformat()
+    answers = []
+    event.listen(installed.ctx.engine.sync_engine, "before_cursor_execute", on_sql)
+    try:
+        transport = httpx.ASGITransport(app=recorder)
+        async with httpx.AsyncClient(transport=transport, base_url="https://speakup.test") as hr:
+            for employee in ("E-1001", "E-9999"):  # a hit, then nobody
+                timeline.clear()
+                rows = [{"employee_id": employee, "action": "demotion", "date": day}]
+                response = await hr.post("/api/v1/hr/adverse-actions", json={"actions": rows}, headers=HR_TOKEN)
+                answers.append((response.status_code, response.json()))
+                assert timeline[0] == "answer" and "match" in timeline, timeline
+    finally:
+        event.remove(installed.ctx.engine.sync_engine, "before_cursor_execute", on_sql)
+    assert answers[0] == answers[1] == (200, {"checked": 1})
+    assert len(await flags(installed)) == 1  # the hit was still found, after the answer
 
 
 @pytest.mark.parametrize(

@@ -84,13 +84,22 @@ async def fill(ctx, count: int) -> str:
                     "acknowledge_by": received + timedelta(days=7),
                     "feedback_by": received + timedelta(days=97),
                     "public_key": template.public_key,
+                    "staff_public_key": template.staff_public_key,
                     "report_box": template.report_box,
                     "identity_box": template.identity_box,
                     "receipt_lookup": number.to_bytes(32, "big"),
                     "retaliation_flag": rng.random() < 0.02,
                 }
             )
-            grants.append({"case_id": number, "holder": "staff", "staff_id": officer.id, "sealed_key": grant.sealed_key})
+            grants.append(
+                {
+                    "case_id": number,
+                    "holder": "staff",
+                    "staff_id": officer.id,
+                    "sealed_key": grant.sealed_key,
+                    "staff_sealed_key": grant.staff_sealed_key,
+                }
+            )
         async with ctx.sessions() as session, session.begin():
             await session.execute(insert(Case), cases)
             await session.execute(insert(Grant), grants)

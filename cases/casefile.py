@@ -1,4 +1,9 @@
-"""A case opened by staff: decrypted in the request, with every opening audited."""
+"""A case opened by staff: decrypted in the request, with every opening audited.
+
+The report, the reporter's messages and files and the replies open with the
+conversation key; notes, the finding, discipline, protected names, flag records
+and the identity with the staff key (``cases/access.py``).
+"""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -108,7 +113,7 @@ def _file_info(case_key, attachment: Attachment) -> FileInfo:
 async def open_case(session: AsyncSession, identity: Identity, reference: str, now: datetime) -> CaseFile:
     """Decrypt a case for a grant holder (not the reporter's identity: see ``reveal_identity``). Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "view")
+        case, case_keys = await granted_case(session, identity, reference, "view")
         emails = dict((await session.execute(select(Staff.id, Staff.email))).all())
         messages = (await session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))).all()
         attachments = (
@@ -143,6 +148,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         ).all()
         await audit.record(session, "case.viewed", actor_id=identity.staff.id, case_id=case.id, at=now)
 
+    case_key, staff_key = case_keys.conversation, case_keys.staff_only
     by_message: dict[int | None, list[FileInfo]] = {}
     for attachment in attachments:
         by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment))
@@ -150,7 +156,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         Entry(
             sender=m.sender,
             author=emails.get(m.staff_id) if m.staff_id is not None else None,
-            body=boxes.unseal(case_key, m.body_box).decode(),
+            body=boxes.unseal(staff_key if m.sender == "note" else case_key, m.body_box).decode(),
             sent_on=m.sent_on,
             retaliation=m.retaliation,
             attachments=by_message.get(m.id, []),
@@ -161,8 +167,8 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
     if finding is not None:
         finding_view = FindingView(
             outcome=finding.outcome,
-            narrative=boxes.unseal(case_key, finding.narrative_box).decode(),
-            root_cause=boxes.unseal(case_key, finding.root_cause_box).decode(),
+            narrative=_text(staff_key, finding.narrative_box),
+            root_cause=_text(staff_key, finding.root_cause_box),
             decided_by=emails.get(finding.decided_by, ""),
             decided_on=finding.decided_on,
         )
@@ -175,17 +181,17 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         finding=finding_view,
         outcomes=[
             Outcome(
-                _text(case_key, o.subject_box),
+                _text(staff_key, o.subject_box),
                 o.subject_role,
                 o.subject_type,
                 o.action,
                 o.effective_on,
                 o.decided_by,
-                _text(case_key, o.notes_box),
+                _text(staff_key, o.notes_box),
             )
             for o in outcomes
         ],
-        protected=[ProtectedView(_text(case_key, p.name_box), p.role, p.added_on) for p in protected],
+        protected=[ProtectedView(_text(staff_key, p.name_box), p.role, p.added_on) for p in protected],
         flags=[
             FlagRow(
                 f.id,
@@ -197,7 +203,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
                 f.form,
                 f.action_on,
                 f.resolution,
-                _text(case_key, f.resolution_box) if f.resolution_box else "",
+                _text(staff_key, f.resolution_box) if f.resolution_box else "",
             )
             for f in flags
         ],
@@ -218,8 +224,8 @@ def _candidates(identity: Identity, case: Case, staff: list[Candidate]) -> dict[
     }
 
 
-def _text(case_key, box: bytes) -> str:
-    return boxes.unseal(case_key, box).decode()
+def _text(key, box: bytes) -> str:
+    return boxes.unseal(key, box).decode()
 
 
 async def reveal_identity(session: AsyncSession, identity: Identity, reference: str, reason: str, now: datetime) -> dict:
@@ -228,9 +234,9 @@ async def reveal_identity(session: AsyncSession, identity: Identity, reference: 
     if len(reason) < 5:
         raise InvalidInput(fields={"reason": "Say why you need the reporter's identity."})
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "reveal")
+        case, case_keys = await granted_case(session, identity, reference, "reveal")
         await audit.record(session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
-    return boxes.unseal_json(case_key, case.identity_box)
+    return boxes.unseal_json(case_keys.staff_only, case.identity_box)
 
 
 @dataclass(frozen=True)
@@ -245,7 +251,7 @@ class Download:
 async def download(session: AsyncSession, identity: Identity, reference: str, attachment_id: int, now: datetime) -> Download:
     """An attachment, decrypted; logged. Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "download")
+        case, case_keys = await granted_case(session, identity, reference, "download")
         attachment = await session.scalar(select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id))
         if attachment is None:
             raise NoSuchCase("There is no such file in this case.")
@@ -257,5 +263,5 @@ async def download(session: AsyncSession, identity: Identity, reference: str, at
             detail=f"attachment {attachment.id}",
             at=now,
         )
-    meta = boxes.unseal_json(case_key, attachment.meta_box)
+    meta = boxes.unseal_json(case_keys.conversation, attachment.meta_box)
     return Download(meta["name"], files.decrypt(bytes.fromhex(meta["key"]), attachment.blob, meta["size"]))

@@ -13,6 +13,18 @@ from .settings import Settings
 
 MAX_NAME = 255
 
+# Longest accepted identity field, in characters (``cases/filing.py`` checks them).
+IDENTITY_FIELDS = {"name": 200, "contact": 500}
+# Every identity box, anonymous or not, is padded to this one size: the JSON of the
+# longest identity fits it with each character at its most bytes (a control character
+# is escaped to six, ``\u001f``; CJK takes three, emoji four).
+IDENTITY_SIZE = boxes.padded_length(len(boxes.json_bytes({f: "\x1f" * n for f, n in IDENTITY_FIELDS.items()})))
+
+
+def seal_identity(public_key: PublicKey, identity: dict[str, str] | None) -> bytes:
+    """The reporter's name and contact ({} when anonymous), in a box of ``IDENTITY_SIZE``."""
+    return boxes.seal_json(public_key, identity or {}, size=IDENTITY_SIZE)
+
 
 @dataclass(frozen=True)
 class Upload:

@@ -1,6 +1,6 @@
 """The discipline register: outcomes per subject of a concluded case, and the Committee's view of them.
 
-Subject names and notes are sealed to the case; the subject's role and type,
+Subject names and notes are sealed to the case's staff key (never the reporter's); the subject's role and type,
 the action, its date and the deciding body stay plain, so the register can
 show whether like findings met like discipline without opening any case.
 """
@@ -10,14 +10,13 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from nacl.public import PublicKey
 from sqlalchemy import not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
 
 from . import audit
-from .access import granted_case, require_role
+from .access import granted_case, require_role, staff_public_key
 from .errors import InvalidInput
 from .exclusion import implicated_clause
 from .identity import Identity
@@ -72,7 +71,7 @@ async def record_outcome(session: AsyncSession, identity: Identity, reference: s
     """Add one subject's disciplinary outcome to a concluded (or closed) case. Commits."""
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "discipline")
-        public = PublicKey(case.public_key)
+        public = staff_public_key(case)
         session.add(
             DisciplinaryOutcome(
                 case_id=case.id,

@@ -8,14 +8,13 @@ again, on the record.
 
 from datetime import datetime
 
-from nacl.public import PublicKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
 
 from . import audit, notifications
-from .access import granted_case
+from .access import granted_case, staff_public_key
 from .context import Context
 from .errors import Forbidden, InvalidInput
 from .grants import grant_to, revoke
@@ -39,7 +38,7 @@ async def _note(session: AsyncSession, identity: Identity, case: Case, text: str
             sender="note",
             staff_id=identity.staff.id,
             sent_on=_today(now),
-            body_box=boxes.seal(PublicKey(case.public_key), text.encode()),
+            body_box=boxes.seal(staff_public_key(case), text.encode()),
         )
     )
 
@@ -48,14 +47,14 @@ async def escalate(session: AsyncSession, ctx: Context, identity: Identity, refe
     """Hand the case to the Audit Committee: every active member gets the key. Commits. Returns grants added."""
     reason = _reason(reason)
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "escalate")
+        case, case_keys = await granted_case(session, identity, reference, "escalate")
         members = (await session.scalars(select(Staff).where(Staff.role == "audit_committee", Staff.active.is_(True)))).all()
         if not members:
             raise InvalidInput(fields={"reason": "There is no active Audit Committee member to escalate to."})
         added = 0
         for member in members:
             try:
-                added += await grant_to(session, identity, case, case_key, member, now)
+                added += await grant_to(session, identity, case, case_keys, member, now)
             except InvalidInput:
                 continue  # an implicated member does not get it
         await audit.record(session, "case.escalated", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
@@ -81,11 +80,11 @@ async def take_over(session: AsyncSession, identity: Identity, reference: str, a
     """The Committee investigates itself: the case goes to one of its members or to an
     investigator account (outside counsel, say), and the Compliance Officers lose it. Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "take-over")
+        case, case_keys = await granted_case(session, identity, reference, "take-over")
         assignee = await session.get(Staff, assignee_id)
         if assignee is None or not assignee.active or assignee.role not in TAKE_OVER_ROLES:
             raise InvalidInput(fields={"assignee": "Choose a Committee member or an investigator account."})
-        await grant_to(session, identity, case, case_key, assignee, now)
+        await grant_to(session, identity, case, case_keys, assignee, now)
         officers = (
             await session.scalars(
                 select(Staff.id)
@@ -139,8 +138,8 @@ async def override_grant(
     """An Audit Committee member grants a case to someone it implicates, with a logged reason. Commits."""
     reason = _reason(reason)
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "override")
+        case, case_keys = await granted_case(session, identity, reference, "override")
         staff = await session.get(Staff, staff_id)
         if staff is None or not staff.active:
             raise InvalidInput(fields={"staff": "Choose an active staff member."})
-        await grant_to(session, identity, case, case_key, staff, now, override=reason)
+        await grant_to(session, identity, case, case_keys, staff, now, override=reason)

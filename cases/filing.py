@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes, keys, receipts
 
 from . import audit, deadlines, notifications
-from .content import Upload, check_uploads, seal_uploads
+from .content import IDENTITY_FIELDS, Upload, check_uploads, seal_identity, seal_uploads
 from .context import Context
 from .errors import InvalidInput
 from .models import Case, Grant, Staff
@@ -36,7 +36,6 @@ TEXT_FIELDS = {
 }
 REQUIRED = ("summary", "details")
 FOREIGN_OFFICIAL = ("yes", "no", "unknown")
-IDENTITY_FIELDS = {"name": 200, "contact": 500}
 REPORT_FIELDS = ("category", *TEXT_FIELDS, "foreign_official_involved", "concerns_leadership", "identity")
 
 
@@ -150,7 +149,9 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
     Routing: a report concerning the Compliance Officer, the CFO or a director
     is granted to the Audit Committee only; any other to the Compliance
     Officer, and, in the accounting categories, to the Audit Committee too.
-    The recovery key and the reporter always get a grant.
+    The recovery key and the reporter always get a grant. A case has two key
+    pairs: the conversation key (staff, the recovery key and the reporter) and
+    the staff key (staff and the recovery key only), which seals the identity.
     """
     settings = ctx.settings
     check_uploads(uploads, settings)
@@ -160,8 +161,8 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
     # so the write lock is held for inserts only.
     receipt = receipts.new_receipt()
     reporter = await ctx.kdf.receipt(receipts.normalise(receipt), installation.receipt_salt)
-    case_key = keys.new_key_pair()
-    public = case_key.public_key
+    case_key, staff_key = keys.new_key_pair(), keys.new_key_pair()
+    public, staff_public = case_key.public_key, staff_key.public_key
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)
     routing = "audit_committee" if draft.concerns_leadership else "compliance_officer"
 
@@ -172,8 +173,24 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
 
     async with session.begin():
         readers = await session.scalars(select(Staff).where(Staff.role.in_(reader_roles), Staff.active.is_(True)))
-        grants = [Grant(holder="staff", staff_id=s.id, sealed_key=keys.grant(case_key, PublicKey(s.public_key))) for s in readers]
-        grants.append(Grant(holder="recovery", sealed_key=keys.grant(case_key, installation.recovery_public_key)))
+        grants = [
+            Grant(
+                holder="staff",
+                staff_id=s.id,
+                sealed_key=keys.grant(case_key, PublicKey(s.public_key)),
+                staff_sealed_key=keys.grant(staff_key, PublicKey(s.public_key)),
+            )
+            for s in readers
+        ]
+        recovery = installation.recovery_public_key
+        grants.append(
+            Grant(
+                holder="recovery",
+                sealed_key=keys.grant(case_key, recovery),
+                staff_sealed_key=keys.grant(staff_key, recovery),
+            )
+        )
+        # The reporter gets the conversation key only: their receipt opens nothing staff-only.
         grants.append(Grant(holder="reporter", sealed_key=keys.grant(case_key, reporter.private_key.public_key)))
         case = Case(
             reference=await _new_reference(session, today.year),
@@ -184,8 +201,9 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
             acknowledge_by=deadlines.acknowledge_by(today, settings.acknowledge_days),
             feedback_by=deadlines.feedback_by(today, None, days=settings.acknowledge_days, months=settings.feedback_months),
             public_key=bytes(public),
+            staff_public_key=bytes(staff_public),
             report_box=boxes.seal_json(public, draft.sealed_fields()),
-            identity_box=boxes.seal_json(public, draft.identity or {}),
+            identity_box=seal_identity(staff_public, draft.identity),
             receipt_lookup=reporter.lookup_id,
             grants=grants,
             attachments=attachments,

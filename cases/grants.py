@@ -1,4 +1,7 @@
-"""Giving and taking the case key: the one place grants to staff are made and revoked."""
+"""Giving and taking the case keys: the one place grants to staff are made and revoked.
+
+A staff grant carries both of the case's keys (the conversation key and the staff key).
+"""
 
 from datetime import datetime
 
@@ -9,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import keys
 
 from . import audit
-from .access import require_role
+from .access import CaseKeys, require_role
 from .errors import Forbidden, InvalidInput
 from .exclusion import implicated_clause, routing_allows
 from .identity import Identity
@@ -18,9 +21,16 @@ from .vocabulary import ACCOUNT_MANAGERS, CASE_ROLES, COMMITTEE_ROLES
 
 
 async def grant_to(
-    session: AsyncSession, identity: Identity, case: Case, case_key, staff: Staff, now: datetime, *, override: str = ""
+    session: AsyncSession,
+    identity: Identity,
+    case: Case,
+    case_keys: CaseKeys,
+    staff: Staff,
+    now: datetime,
+    *,
+    override: str = "",
 ) -> bool:
-    """Seal the case key to ``staff`` unless they hold it; refuse what routing or a conflict forbids.
+    """Seal the case keys to ``staff`` unless they hold them; refuse what routing or a conflict forbids.
 
     ``override`` (a reason) lets an Audit Committee member grant it to someone the case implicates.
     Returns whether a grant was added.
@@ -36,9 +46,7 @@ async def grant_to(
         implicated.overridden = True
     if await session.scalar(select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == staff.id)) is not None:
         return False
-    session.add(
-        Grant(case_id=case.id, holder="staff", staff_id=staff.id, sealed_key=keys.grant(case_key, PublicKey(staff.public_key)))
-    )
+    session.add(staff_grant(case.id, case_keys, staff))
     await audit.record(
         session,
         "grant.override" if implicated else "grant.added",
@@ -48,6 +56,24 @@ async def grant_to(
         at=now,
     )
     return True
+
+
+def staff_grant(case_id: int, case_keys: CaseKeys, staff: Staff) -> Grant:
+    """A grant of both case keys to ``staff`` (of the conversation key alone for a case without a staff key yet)."""
+    public = PublicKey(staff.public_key)
+    return Grant(
+        case_id=case_id,
+        holder="staff",
+        staff_id=staff.id,
+        sealed_key=keys.grant(case_keys.conversation, public),
+        staff_sealed_key=None if case_keys.staff is None else keys.grant(case_keys.staff, public),
+    )
+
+
+def open_recovery_grant(grant: Grant, recovery_key) -> CaseKeys:
+    """Both case keys from the case's recovery grant. Raises ``CryptoError`` for another key."""
+    staff = None if grant.staff_sealed_key is None else keys.open_grant(grant.staff_sealed_key, recovery_key)
+    return CaseKeys(keys.open_grant(grant.sealed_key, recovery_key), staff)
 
 
 async def revoke(session: AsyncSession, identity: Identity, case: Case, staff_id: int, now: datetime) -> None:

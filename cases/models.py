@@ -124,12 +124,19 @@ class Case(Base):
     acknowledged_on: Mapped[date | None] = mapped_column(Date)
     acknowledge_by: Mapped[date] = mapped_column(Date)
     feedback_by: Mapped[date] = mapped_column(Date)
+    # The conversation key: the report, the reporter's messages and files, replies to
+    # the reporter and check-ins are sealed to it; staff and the reporter hold it.
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The staff key: the reporter's identity, notes, the finding, discipline, protected
+    # names and flag records are sealed to it; staff and the recovery key hold it, never
+    # the reporter. None for a case filed before it existed, until a holder opens it.
+    staff_public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     # The report's fields, sealed as one JSON document.
     report_box: Mapped[bytes] = mapped_column(LargeBinary)
-    # Name and contact, sealed apart from the report. Anonymous reports get a
-    # box too (of an empty identity, padded to the same size), so the table
-    # does not tell anonymous reports from confidential ones.
+    # Name and contact, sealed apart from the report to the staff key. Anonymous
+    # reports get a box too (of an empty identity), and every identity box is
+    # padded to one fixed size, so the table does not tell anonymous reports
+    # from confidential ones.
     identity_box: Mapped[bytes] = mapped_column(LargeBinary)
     # First half of Argon2id(receipt): how a returning reporter finds the case.
     receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -167,7 +174,11 @@ class Case(Base):
 
 
 class Grant(Base):
-    """The case private key sealed to one reader: a staff member, the recovery key or the reporter."""
+    """The case private keys sealed to one reader: a staff member, the recovery key or the reporter.
+
+    ``sealed_key`` is the conversation key; ``staff_sealed_key`` the staff key, which
+    the reporter never gets (None too, for a case not yet given a staff key).
+    """
 
     __tablename__ = "grants"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -175,11 +186,13 @@ class Grant(Base):
     holder: Mapped[str] = mapped_column(String(16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary(80))
+    staff_sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary(80))
 
     case: Mapped[Case] = relationship(back_populates="grants")
     __table_args__ = (
         CheckConstraint(_in("holder", HOLDERS), name="holder"),
         CheckConstraint("(holder = 'staff') = (staff_id IS NOT NULL)", name="staff_holder_has_staff_id"),
+        CheckConstraint("holder <> 'reporter' OR staff_sealed_key IS NULL", name="reporter_has_no_staff_key"),
         UniqueConstraint("case_id", "holder", "staff_id", name="one_per_holder"),
         # The case list starts from "cases I hold a grant for".
         Index("ix_grants_staff_id_case_id", "staff_id", "case_id"),

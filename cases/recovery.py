@@ -1,13 +1,14 @@
 """Recovering a staff member who forgot their password, with the offline recovery key.
 
 The staff member gets a new key pair and password; every case they held is
-re-granted to the new key by opening the case's recovery grant. Their second
+re-granted to the new key (both case keys: the conversation and the staff key)
+by opening the case's recovery grant. Their second
 factor is reset (it was wrapped under the old password) and their sessions end.
 """
 
 import secrets
 
-from nacl.public import PrivateKey, PublicKey
+from nacl.public import PrivateKey
 from sqlalchemy import delete, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from .auth import check_password
 from .context import Context
 from .errors import InvalidInput
 from .exclusion import implicated_clause
-from .grants import unheld_cases
+from .grants import open_recovery_grant, staff_grant, unheld_cases
 from .models import Case, Grant, Installation, Staff, StaffSession
 
 
@@ -46,10 +47,11 @@ async def recover_staff(session: AsyncSession, ctx: Context, email: str, recover
         }
         for grant in held:
             try:
-                case_key = keys.open_grant(recovery_grants[grant.case_id].sealed_key, recovery_key)
+                case_keys = open_recovery_grant(recovery_grants[grant.case_id], recovery_key)
             except (KeyError, CryptoError):
                 raise InvalidInput(fields={"recovery_key": f"Case {grant.case_id} has no usable recovery grant."}) from None
-            grant.sealed_key = keys.grant(case_key, PublicKey(bytes(public)))
+            grant.sealed_key = keys.grant(case_keys.conversation, public)
+            grant.staff_sealed_key = None if case_keys.staff is None else keys.grant(case_keys.staff, public)
         staff.public_key = bytes(public)
         staff.wrapped_private_key = keys.wrap(private, derived.wrapping_key)
         staff.password_salt, staff.password_verifier = salt, derived.verifier
@@ -78,7 +80,7 @@ async def regrant_unheld(session: AsyncSession, ctx: Context, recovery_key: Priv
         for reference in await unheld_cases(session):
             case = (await session.scalars(select(Case).where(Case.reference == reference))).one()
             recovery = (await session.scalars(select(Grant).where(Grant.case_id == case.id, Grant.holder == "recovery"))).one()
-            case_key = keys.open_grant(recovery.sealed_key, recovery_key)
+            case_keys = open_recovery_grant(recovery, recovery_key)
             roles = {case.routing}
             if case.category in ctx.settings.audit_committee_categories:
                 roles.add("audit_committee")
@@ -92,14 +94,7 @@ async def regrant_unheld(session: AsyncSession, ctx: Context, recovery_key: Priv
             )
             added = 0
             for staff in readers:
-                session.add(
-                    Grant(
-                        case_id=case.id,
-                        holder="staff",
-                        staff_id=staff.id,
-                        sealed_key=keys.grant(case_key, PublicKey(staff.public_key)),
-                    )
-                )
+                session.add(staff_grant(case.id, case_keys, staff))
                 await audit.record(session, "grant.added", case_id=case.id, detail=f"staff {staff.id}: recovery", at=ctx.now())
                 added += 1
             if added:

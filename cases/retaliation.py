@@ -7,7 +7,7 @@ resolved, with a sealed record of the justified grounds found or the remedy.
 
 Protected persons are found by a keyed hash (HMAC-SHA256) of their employee id
 under a key that lives in the settings, never in the database; their names
-are sealed to the case. HR rows that match nobody are not stored, and whoever
+are sealed to the case's staff key, which the reporter does not hold. HR rows that match nobody are not stored, and whoever
 sends HR data is never told whether anything matched: that answer would tell
 HR who reported or witnessed.
 """
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import boxes
 
 from . import audit, deadlines, notifications
-from .access import granted_case
+from .access import granted_case, staff_public_key
 from .context import Context
 from .errors import Forbidden, InvalidInput, NoSuchCase, SpeakupError
 from .exclusion import is_implicated, visible_clause
@@ -117,7 +117,7 @@ async def add_protected_person(
             ProtectedPerson(
                 case_id=case.id,
                 employee_hash=hashed,
-                name_box=boxes.seal(PublicKey(case.public_key), name.strip().encode()),
+                name_box=boxes.seal(staff_public_key(case), name.strip().encode()),
                 role=role,
                 added_by=identity.staff.id,
                 added_on=now.date(),
@@ -281,7 +281,7 @@ async def resolve_flag(
         if flag.status == "resolved":
             raise InvalidInput(fields={"flag": "This flag is resolved already."})
         flag.status, flag.resolution = "resolved", resolution
-        flag.resolution_box = boxes.seal(PublicKey(case.public_key), record.strip().encode())
+        flag.resolution_box = boxes.seal(staff_public_key(case), record.strip().encode())
         flag.resolved_by, flag.resolved_on = identity.staff.id, now.date()
         remaining = await session.scalar(
             select(RetaliationFlag.id).where(

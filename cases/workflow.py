@@ -1,8 +1,9 @@
 """Steps staff take on a case: acknowledge, write, assign, recuse, move it on, conclude.
 
 Each step checks role and grant, changes the case, and writes its audit
-entries in the same transaction. Content (messages, notes, findings) is
-sealed to the case's public key like everything else.
+entries in the same transaction. Replies to the reporter are sealed to the
+case's conversation key; notes and findings to its staff key, which the
+reporter's receipt does not open.
 """
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy.orm import aliased
 from crypto import boxes
 
 from . import audit, deadlines
-from .access import granted_case, require_role
+from .access import granted_case, require_role, staff_public_key
 from .context import Context
 from .errors import Forbidden, InvalidInput, NoSuchCase, SpeakupError
 from .follow_up import check_message
@@ -94,13 +95,14 @@ async def write(session: AsyncSession, identity: Identity, reference: str, body:
     body = check_message(body, [])
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "note" if note else "reply")
+        public = staff_public_key(case) if note else PublicKey(case.public_key)
         session.add(
             Message(
                 case_id=case.id,
                 sender="note" if note else "staff",
                 staff_id=identity.staff.id,
                 sent_on=_today(now),
-                body_box=boxes.seal(PublicKey(case.public_key), body.encode("utf-8")),
+                body_box=boxes.seal(public, body.encode("utf-8")),
             )
         )
         await audit.record(session, "note.added" if note else "message.sent", actor_id=identity.staff.id, case_id=case.id, at=now)
@@ -110,7 +112,7 @@ async def conclude(session: AsyncSession, identity: Identity, reference: str, fi
     """Record the finding and conclude the investigation. Commits."""
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "conclude")
-        public = PublicKey(case.public_key)
+        public = staff_public_key(case)
         session.add(
             Finding(
                 case_id=case.id,
@@ -130,11 +132,11 @@ async def conclude(session: AsyncSession, identity: Identity, reference: str, fi
 async def assign(session: AsyncSession, identity: Identity, reference: str, assignee_id: int, now: datetime) -> None:
     """Give the case to a staff member (sealing the case key to them); a replaced investigator loses it. Commits."""
     async with session.begin():
-        case, case_key = await granted_case(session, identity, reference, "assign")
+        case, case_keys = await granted_case(session, identity, reference, "assign")
         staff = await session.get(Staff, assignee_id)
         if staff is None or not staff.active or staff.role not in ASSIGNABLE_ROLES:
             raise InvalidInput(fields={"assignee": "Choose an active investigator or case handler."})
-        await grant_to(session, identity, case, case_key, staff, now)
+        await grant_to(session, identity, case, case_keys, staff, now)
         previous = await session.get(Staff, case.assignee_id) if case.assignee_id else None
         if previous is not None and previous.id != staff.id and previous.role == "investigator":
             await revoke(session, identity, case, previous.id, now)
@@ -188,12 +190,12 @@ async def hand_over(
         ).all()
         for reference in references:
             try:
-                case, case_key = await granted_case(session, identity, reference, "assign")
+                case, case_keys = await granted_case(session, identity, reference, "assign")
             except (NoSuchCase, Forbidden):  # a routing or a conflict hides it from the actor: not theirs to name
                 continue
             try:
                 async with session.begin_nested():  # a refusal undoes this case's changes only
-                    await grant_to(session, identity, case, case_key, successor, now)
+                    await grant_to(session, identity, case, case_keys, successor, now)
                     await revoke(session, identity, case, leaver_id, now)
             except SpeakupError:  # routing or a conflict of interest forbids the successor
                 skipped.append(reference)

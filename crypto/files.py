@@ -5,6 +5,15 @@ size) by the caller. Plaintext is zero-padded to a ``boxes.padded_length``
 before encryption; the true size in the sealed metadata tells the reader where
 the file ends. The final chunk carries the FINAL tag, so a truncated or
 reordered ciphertext fails to open instead of yielding a shorter file.
+
+Format version. A file is ``VERSION`` (one byte, now 1) followed by the
+secretstream header and chunks. Files written before the version byte existed
+(version 0) start straight with the header, 24 random bytes, so their first
+byte may be anything. As for boxes (``crypto/boxes.py``), authentication tells
+them apart: a file that starts with a known version byte is read as that
+version if its first chunk authenticates that way, and as version 0 if not.
+A version 1 file never reads as version 0 (the version byte would shift the
+header and every chunk, and the first tag fails).
 """
 
 from collections.abc import Iterable, Iterator
@@ -12,13 +21,14 @@ from collections.abc import Iterable, Iterator
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
 
-from .boxes import padded_length
+from .boxes import VERSION, padded_length
 
 CHUNK = 64 * 1024
 _HEADER = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 _ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES
 _MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 _FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+_VERSION_BYTE = bytes([VERSION])
 
 
 def new_file_key() -> bytes:
@@ -35,7 +45,7 @@ def _padded_chunks(data: bytes) -> Iterator[bytes]:
 def encrypt(file_key: bytes, data: bytes) -> bytes:
     """Encrypt a whole file (padded) into header + tagged chunks."""
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
-    out = [sodium.crypto_secretstream_xchacha20poly1305_init_push(state, file_key)]
+    out = [_VERSION_BYTE, sodium.crypto_secretstream_xchacha20poly1305_init_push(state, file_key)]
     chunks = list(_padded_chunks(data))
     for index, chunk in enumerate(chunks):
         tag = _FINAL if index == len(chunks) - 1 else _MESSAGE
@@ -43,17 +53,32 @@ def encrypt(file_key: bytes, data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _start(file_key: bytes, blob: bytes) -> int:
+    """Where the secretstream header starts: after the version byte, or at 0 for version 0."""
+    if blob[:1] == _VERSION_BYTE and len(blob) > 1 + _HEADER:
+        state = sodium.crypto_secretstream_xchacha20poly1305_state()
+        try:
+            sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, blob[1 : 1 + _HEADER], file_key)
+            sodium.crypto_secretstream_xchacha20poly1305_pull(state, blob[1 + _HEADER : 1 + _HEADER + CHUNK + _ABYTES])
+            return 1
+        except CryptoError:
+            pass  # a version 0 file whose header starts with this byte
+    return 0
+
+
 def decrypt_chunks(file_key: bytes, blob: bytes, size: int) -> Iterable[bytes]:
     """Yield the plaintext of ``blob`` chunk by chunk, cut to the true ``size``.
 
-    Raises ``CryptoError`` on a wrong key, an altered chunk, or a missing end.
+    Reads this version and version 0 (see the module docstring). Raises
+    ``CryptoError`` on a wrong key, an altered chunk, or a missing end.
     """
     if len(blob) < _HEADER:
         raise CryptoError("attachment ciphertext too short")
+    start = _start(file_key, blob)
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
-    sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, blob[:_HEADER], file_key)
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, blob[start : start + _HEADER], file_key)
     remaining = size
-    position = _HEADER
+    position = start + _HEADER
     finished = False
     while position < len(blob):
         if finished:

@@ -45,13 +45,14 @@ PLAIN_COLUMNS = {
         "acknowledge_by",
         "feedback_by",
         "public_key",
+        "staff_public_key",
         "receipt_lookup",
         "assignee_id",
         "retaliation_flag",
         "closed_on",
         "escalated_on",
     },
-    "grants": {"id", "case_id", "holder", "staff_id", "sealed_key"},
+    "grants": {"id", "case_id", "holder", "staff_id", "sealed_key", "staff_sealed_key"},
     "messages": {"id", "case_id", "sender", "staff_id", "sent_on", "retaliation"},
     "attachments": {"id", "case_id", "message_id"},
     "findings": {"id", "case_id", "outcome", "decided_by", "decided_on"},
@@ -249,8 +250,9 @@ async def test_a_database_copy_opens_nothing_even_during_a_staff_session(client,
     assert grants and sealed_sessions and candidates
     for candidate in candidates:
         for grant in grants:
-            with pytest.raises(CryptoError):
-                keys.open_grant(grant.sealed_key, PrivateKey(candidate))
+            for sealed in filter(None, (grant.sealed_key, grant.staff_sealed_key)):
+                with pytest.raises(CryptoError):
+                    keys.open_grant(sealed, PrivateKey(candidate))
         for sealed in sealed_sessions:
             with pytest.raises(CryptoError):
                 SecretBox(candidate).decrypt(sealed)

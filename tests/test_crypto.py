@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.exceptions import CryptoError
+from nacl.public import SealedBox
 from nacl.pwhash import argon2id
 
 from crypto import boxes, files, keys, receipts
@@ -205,3 +206,55 @@ def test_tampered_truncated_or_extended_files_do_not_open():
             files.decrypt(key, bad, len(data))
     with pytest.raises(CryptoError):
         files.decrypt(files.new_file_key(), blob, len(data))
+
+
+# Format versions
+
+
+def _legacy_box(public_key, plaintext: bytes) -> bytes:
+    """A box as written before the version byte existed (version 0): the bare sealed box."""
+    return SealedBox(public_key).encrypt(boxes.pad(plaintext))
+
+
+def test_boxes_carry_a_version_byte_and_boxes_from_before_it_still_open():
+    key = keys.new_key_pair()
+    box = boxes.seal(key.public_key, b"versioned")
+    assert box[0] == boxes.VERSION == 1
+    assert boxes.unseal(key, box) == b"versioned"
+    legacy = _legacy_box(key.public_key, b"from before")
+    assert boxes.unseal(key, legacy) == b"from before"
+    # A version 0 box whose random first byte happens to be the version byte opens too.
+    while (ambiguous := _legacy_box(key.public_key, b"ambiguous"))[0] != boxes.VERSION:
+        pass
+    assert boxes.unseal(key, ambiguous) == b"ambiguous"
+    for sealed in (box, legacy, ambiguous):
+        with pytest.raises(CryptoError):
+            boxes.unseal(keys.new_key_pair(), sealed)
+    assert len(box) == len(legacy) + 1
+
+
+def test_files_carry_a_version_byte_and_files_from_before_it_still_open():
+    data = b"attachment " * 9000  # two chunks
+    key = files.new_file_key()
+    blob = files.encrypt(key, data)
+    assert blob[0] == boxes.VERSION
+    assert files.decrypt(key, blob, len(data)) == data
+    assert files.decrypt(key, blob[1:], len(data)) == data  # version 0: no byte, the header first
+    # A version 0 file whose random header starts with the version byte reads too.
+    while (ambiguous := files.encrypt(key, data)[1:])[0] != boxes.VERSION:
+        pass
+    assert files.decrypt(key, ambiguous, len(data)) == data
+    for sealed in (blob, blob[1:], ambiguous):
+        with pytest.raises(CryptoError):
+            files.decrypt(files.new_file_key(), sealed, len(data))
+        with pytest.raises(CryptoError):
+            files.decrypt(key, sealed[: -(files.CHUNK + 17)], len(data))
+
+
+def test_a_fixed_size_box_is_that_size_whatever_it_holds():
+    key = keys.new_key_pair()
+    small, large = boxes.seal(key.public_key, b"", size=4096), boxes.seal(key.public_key, b"x" * 4095, size=4096)
+    assert len(small) == len(large)
+    assert boxes.unseal(key, large) == b"x" * 4095
+    with pytest.raises(ValueError):
+        boxes.seal(key.public_key, b"x" * 4096, size=4096)

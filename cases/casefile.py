@@ -32,6 +32,7 @@ from .models import (
     RetaliationFlag,
     Staff,
 )
+from .notes import add_note
 from .retaliation import FlagRow
 from .steps import allowed_steps
 from .vocabulary import ASSIGNABLE_ROLES, TAKE_OVER_ROLES
@@ -235,7 +236,8 @@ async def reveal_identity(session: AsyncSession, identity: Identity, reference: 
         raise InvalidInput(fields={"reason": "Say why you need the reporter's identity."})
     async with session.begin():
         case, case_keys = await granted_case(session, identity, reference, "reveal")
-        await audit.record(session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
+        await audit.record(session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, at=now)
+        add_note(session, identity, case, f"Revealed the reporter's identity: {reason}", now)
     return boxes.unseal_json(case_keys.staff_only, case.identity_box)
 
 

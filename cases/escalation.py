@@ -11,15 +11,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crypto import boxes
-
 from . import audit, notifications
-from .access import granted_case, staff_public_key
+from .access import granted_case
 from .context import Context
 from .errors import Forbidden, InvalidInput
 from .grants import grant_to, revoke
 from .identity import Identity
-from .models import Case, Grant, Implicated, Message, Staff
+from .models import Grant, Implicated, Staff
+from .notes import add_note
 from .vocabulary import COMMITTEE_ROLES, TAKE_OVER_ROLES
 from .workflow import _status, _today
 
@@ -29,18 +28,6 @@ def _reason(text: str, field: str = "reason") -> str:
     if len(text) < 5:
         raise InvalidInput(fields={field: "Give the reason, in a few words."})
     return text
-
-
-async def _note(session: AsyncSession, identity: Identity, case: Case, text: str, now: datetime) -> None:
-    session.add(
-        Message(
-            case_id=case.id,
-            sender="note",
-            staff_id=identity.staff.id,
-            sent_on=_today(now),
-            body_box=boxes.seal(staff_public_key(case), text.encode()),
-        )
-    )
 
 
 async def escalate(session: AsyncSession, ctx: Context, identity: Identity, reference: str, reason: str, now: datetime) -> int:
@@ -57,8 +44,8 @@ async def escalate(session: AsyncSession, ctx: Context, identity: Identity, refe
                 added += await grant_to(session, identity, case, case_keys, member, now)
             except InvalidInput:
                 continue  # an implicated member does not get it
-        await audit.record(session, "case.escalated", actor_id=identity.staff.id, case_id=case.id, detail=reason[:300], at=now)
-        await _note(session, identity, case, f"Escalated to the Audit Committee: {reason}", now)
+        await audit.record(session, "case.escalated", actor_id=identity.staff.id, case_id=case.id, at=now)
+        add_note(session, identity, case, f"Escalated to the Audit Committee: {reason}", now)
         case.escalated_on = _today(now)
         await _status(session, identity, case, "escalated", now)
         await notifications.escalated(session, ctx.settings, case, now)
@@ -70,7 +57,7 @@ async def return_to_officer(session: AsyncSession, identity: Identity, reference
     instructions = _reason(instructions, "instructions")
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "return")
-        await _note(session, identity, case, f"Returned by the Audit Committee with instructions: {instructions}", now)
+        add_note(session, identity, case, f"Returned by the Audit Committee with instructions: {instructions}", now)
         await audit.record(session, "case.returned", actor_id=identity.staff.id, case_id=case.id, at=now)
         case.escalated_on = None
         await _status(session, identity, case, "investigating", now)

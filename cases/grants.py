@@ -17,6 +17,7 @@ from .errors import Forbidden, InvalidInput
 from .exclusion import implicated_clause, routing_allows
 from .identity import Identity
 from .models import Case, Grant, Implicated, Staff
+from .notes import add_note
 from .vocabulary import ACCOUNT_MANAGERS, CASE_ROLES, COMMITTEE_ROLES
 
 
@@ -52,9 +53,11 @@ async def grant_to(
         "grant.override" if implicated else "grant.added",
         actor_id=identity.staff.id,
         case_id=case.id,
-        detail=f"staff {staff.id}" + (f": {override[:200]}" if implicated else ""),
+        detail=f"staff {staff.id}",
         at=now,
     )
+    if implicated:  # the reason is the Committee's, sealed with the case; the log keeps the kind
+        add_note(session, identity, case, f"Granted to {staff.email} despite a conflict of interest: {override}", now)
     return True
 
 

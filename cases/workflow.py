@@ -24,6 +24,7 @@ from .follow_up import check_message
 from .grants import grant_to, readers, revoke
 from .identity import Identity
 from .models import Case, Finding, Grant, Message, Staff
+from .notes import add_note
 from .vocabulary import ASSIGNABLE_ROLES, COMMITTEE_ROLES, FINDINGS, MANAGING_ROLES, ROOT_CAUSE_NEEDED
 
 # Plain steps: the status each one leads to (``cases/steps.py`` says from where).
@@ -95,16 +96,18 @@ async def write(session: AsyncSession, identity: Identity, reference: str, body:
     body = check_message(body, [])
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "note" if note else "reply")
-        public = staff_public_key(case) if note else PublicKey(case.public_key)
-        session.add(
-            Message(
-                case_id=case.id,
-                sender="note" if note else "staff",
-                staff_id=identity.staff.id,
-                sent_on=_today(now),
-                body_box=boxes.seal(public, body.encode("utf-8")),
+        if note:
+            add_note(session, identity, case, body, now)
+        else:
+            session.add(
+                Message(
+                    case_id=case.id,
+                    sender="staff",
+                    staff_id=identity.staff.id,
+                    sent_on=_today(now),
+                    body_box=boxes.seal(PublicKey(case.public_key), body.encode("utf-8")),
+                )
             )
-        )
         await audit.record(session, "note.added" if note else "message.sent", actor_id=identity.staff.id, case_id=case.id, at=now)
 
 

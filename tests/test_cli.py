@@ -35,6 +35,20 @@ def run(monkeypatch, *args: str, stdin: str = "") -> None:
     cli.main(list(args))
 
 
+def recover(monkeypatch, key_file) -> None:
+    """`speakup recover` for the Compliance Officer, with a fresh password from standard input."""
+    run(
+        monkeypatch,
+        "recover",
+        "--email",
+        "cfo@example.test",
+        "--recovery-key-file",
+        str(key_file),
+        "--password-stdin",
+        stdin="a fresh password\n",
+    )
+
+
 async def staff_roles() -> dict[str, str]:
     ctx = Context(Settings.from_env())
     try:
@@ -105,17 +119,7 @@ async def test_init_without_a_key_file_prints_the_key_once_and_writes_it_nowhere
     # The printed line, saved to a file, is what `speakup recover` reads.
     saved = offline / "printed.key"
     saved.write_text(line + "\n")
-    await asyncio.to_thread(
-        run,
-        monkeypatch,
-        "recover",
-        "--email",
-        "cfo@example.test",
-        "--recovery-key-file",
-        str(saved),
-        "--password-stdin",
-        stdin="a fresh password\n",
-    )
+    await asyncio.to_thread(recover, monkeypatch, saved)
     assert "new password set" in capsys.readouterr().out
 
 
@@ -234,17 +238,7 @@ async def test_recover_sets_a_new_password_and_keeps_every_case(monkeypatch, env
     key_file = offline / "recovery.key"
     await asyncio.to_thread(init, monkeypatch, key_file)
     assert await _file_and_read(key_file, "cfo@example.test", "first password ok") == "Kept"
-    await asyncio.to_thread(
-        run,
-        monkeypatch,
-        "recover",
-        "--email",
-        "cfo@example.test",
-        "--recovery-key-file",
-        str(key_file),
-        "--password-stdin",
-        stdin="a fresh password\n",
-    )
+    await asyncio.to_thread(recover, monkeypatch, key_file)
     assert "1 case grant(s) renewed" in capsys.readouterr().out
     assert await _file_and_read(key_file, "cfo@example.test", "a fresh password") == "Kept"
     assert await _file_and_read(key_file, "cfo@example.test", "first password ok") == "locked out"

@@ -40,7 +40,9 @@ from .vocabulary import ASSIGNABLE_ROLES, TAKE_OVER_ROLES
 
 @dataclass(frozen=True)
 class FileInfo:
-    id: int
+    # The file's place among the case's files (1, 2, ...): what its URL carries. Not the row id,
+    # a global sequence whose gaps would count the files of cases hidden from the reader.
+    number: int
     name: str
     size: int
 
@@ -106,9 +108,9 @@ class CaseFile:
         return f"CaseFile({self.case.reference})"
 
 
-def _file_info(case_key, attachment: Attachment) -> FileInfo:
+def _file_info(case_key, attachment: Attachment, number: int) -> FileInfo:
     meta = boxes.unseal_json(case_key, attachment.meta_box)
-    return FileInfo(attachment.id, meta["name"], meta["size"])
+    return FileInfo(number, meta["name"], meta["size"])
 
 
 async def open_case(session: AsyncSession, identity: Identity, reference: str, now: datetime) -> CaseFile:
@@ -151,8 +153,8 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
 
     case_key, staff_key = case_keys.conversation, case_keys.staff_only
     by_message: dict[int | None, list[FileInfo]] = {}
-    for attachment in attachments:
-        by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment))
+    for number, attachment in enumerate(attachments, start=1):  # in id order, as download counts them
+        by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment, number))
     thread = [
         Entry(
             sender=m.sender,
@@ -250,20 +252,17 @@ class Download:
         return f"Download(<{len(self.data)} bytes>)"
 
 
-async def download(session: AsyncSession, identity: Identity, reference: str, attachment_id: int, now: datetime) -> Download:
-    """An attachment, decrypted; logged. Commits."""
+async def download(session: AsyncSession, identity: Identity, reference: str, number: int, now: datetime) -> Download:
+    """The case's file ``number`` (1, 2, ... in the order the case file lists them), decrypted; logged. Commits."""
     async with session.begin():
         case, case_keys = await granted_case(session, identity, reference, "download")
-        attachment = await session.scalar(select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id))
-        if attachment is None:
+        attachment = await session.scalar(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id).offset(max(number - 1, 0)).limit(1)
+        )
+        if attachment is None or number < 1:
             raise NoSuchCase("There is no such file in this case.")
         await audit.record(
-            session,
-            "attachment.downloaded",
-            actor_id=identity.staff.id,
-            case_id=case.id,
-            detail=f"attachment {attachment.id}",
-            at=now,
+            session, "attachment.downloaded", actor_id=identity.staff.id, case_id=case.id, detail=f"file {number}", at=now
         )
     meta = boxes.unseal_json(case_keys.conversation, attachment.meta_box)
     return Download(meta["name"], files.decrypt(bytes.fromhex(meta["key"]), attachment.blob, meta["size"]))

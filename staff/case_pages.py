@@ -184,7 +184,7 @@ def content_disposition(name: str) -> str:
 async def attachment(request: Request, me: Identity, form: FormData | None) -> Response:
     reference = request.path_params["reference"]
     async with request.app.state.ctx.sessions() as session:
-        found = await download(session, me, reference, request.path_params["attachment_id"], now(request))
+        found = await download(session, me, reference, request.path_params["number"], now(request))
     # Never the type the reporter's browser claimed: a download, not a page of ours.
     return Response(
         found.data,

@@ -17,7 +17,7 @@ routes = [
     Route("/", case_pages.case_list, methods=["GET"], name="cases"),
     Route("/cases/{reference}", case_pages.case_detail, methods=["GET"], name="case"),
     Route("/cases/{reference}/reveal", case_pages.reveal, methods=["POST"], name="reveal"),
-    Route("/cases/{reference}/attachments/{attachment_id:id}", case_pages.attachment, methods=["GET"], name="attachment"),
+    Route("/cases/{reference}/attachments/{number:id}", case_pages.attachment, methods=["GET"], name="attachment"),
     Route("/cases/{reference}/{action}", case_pages.case_action, methods=["POST"], name="case_action"),
     Route("/flags", committee_pages.flags, methods=["GET"], name="flags"),
     Route("/flags/{flag_id:id}", committee_pages.flag_action, methods=["POST"], name="flag_action"),

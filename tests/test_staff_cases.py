@@ -267,3 +267,19 @@ async def test_audit_log_page_for_admins_and_the_committee_only(client, browsers
     assert page.status_code == 200 and "intact" in page.text and "report.filed" in page.text
     officer = await browsers(installed.compliance_officer)
     assert (await officer.get("/staff/audit")).status_code == 403
+
+
+async def test_a_files_link_counts_the_cases_own_files_not_every_file_ever_filed(client, browsers, installed):
+    """A global file id in the URL would let a reader count, in its gaps, the files of cases hidden from them."""
+    reporter = Reporter(client)
+    for name in ("first.txt", "second.txt"):
+        await reporter.file(files=[("attachments", (name, b"evidence " + name.encode(), "text/plain"))])
+    officer = await browsers(installed.compliance_officer)
+    async with installed.ctx.sessions() as session:
+        references = (await session.scalars(select(Case.reference).order_by(Case.id))).all()
+    for reference, name in zip(references, ("first.txt", "second.txt"), strict=True):
+        page = (await officer.get(f"/staff/cases/{reference}")).text
+        assert re.findall(rf"/staff/cases/{reference}/attachments/(\d+)", page) == ["1"]
+        download = await officer.get(f"/staff/cases/{reference}/attachments/1")
+        assert download.content == b"evidence " + name.encode()
+        assert (await officer.get(f"/staff/cases/{reference}/attachments/2")).status_code == 404

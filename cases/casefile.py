@@ -197,7 +197,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         protected=[ProtectedView(_text(staff_key, p.name_box), p.role, p.added_on) for p in protected],
         flags=[
             FlagRow(
-                f.id,
+                number,
                 case.reference,
                 f.source,
                 f.status,
@@ -208,7 +208,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
                 f.resolution,
                 _text(staff_key, f.resolution_box) if f.resolution_box else "",
             )
-            for f in flags
+            for number, f in enumerate(flags, start=1)  # in id order, as _workable_flag counts them
         ],
         implicated=list(implicated),
         steps=allowed_steps(identity.staff.role, case),

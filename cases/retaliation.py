@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from nacl.public import PublicKey
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
@@ -81,8 +81,9 @@ async def open_flag(
     session.add(flag)
     await session.execute(update(Case).where(Case.id == case_id).values(retaliation_flag=True))
     await session.flush()
+    number = await session.scalar(select(func.count(RetaliationFlag.id)).where(RetaliationFlag.case_id == case_id))
     await audit.record(
-        session, "flag.opened", case_id=case_id, detail=f"flag {flag.id} from {source}", at=audit.reporter_time(today)
+        session, "flag.opened", case_id=case_id, detail=f"flag {number} from {source}", at=audit.reporter_time(today)
     )
     case = await session.get_one(Case, case_id)
     await notifications.retaliation_flag(session, settings, case, now, reporter_caused=source != "hr_match")
@@ -200,7 +201,9 @@ async def import_adverse_actions(session: AsyncSession, ctx: Context, actions: l
 
 @dataclass(frozen=True)
 class FlagRow:
-    id: int
+    # The flag's place among its case's flags (1, 2, ...), with the reference what names it in a URL:
+    # a global row id's gaps would count the flags of cases hidden from the reader.
+    number: int
     reference: str
     source: str
     status: str
@@ -217,9 +220,12 @@ async def list_flags(session: AsyncSession, identity: Identity, *, include_resol
     Nobody sees the flags of a case that implicates them."""
     if identity.staff.role not in CASE_ROLES:
         raise Forbidden()
+    number = func.row_number().over(partition_by=RetaliationFlag.case_id, order_by=RetaliationFlag.id)
+    numbered = select(RetaliationFlag.id.label("flag_id"), number.label("number")).subquery()
     query = (
-        select(RetaliationFlag, Case.reference)
+        select(RetaliationFlag, Case.reference, numbered.c.number)
         .join(Case, Case.id == RetaliationFlag.case_id)
+        .join(numbered, numbered.c.flag_id == RetaliationFlag.id)
         .where(visible_clause(identity.staff.id, identity.staff.role))
     )
     if identity.staff.role != "audit_committee":
@@ -230,18 +236,23 @@ async def list_flags(session: AsyncSession, identity: Identity, *, include_resol
         query = query.where(RetaliationFlag.status != "resolved")
     rows = await session.execute(query.order_by(RetaliationFlag.respond_by, RetaliationFlag.id))
     return [
-        FlagRow(f.id, reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution)
-        for f, reference in rows.all()
+        FlagRow(n, reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution)
+        for f, reference, n in rows.all()
     ]
 
 
-async def _workable_flag(session: AsyncSession, identity: Identity, flag_id: int) -> tuple[RetaliationFlag, Case]:
+async def _workable_flag(session: AsyncSession, identity: Identity, reference: str, number: int) -> tuple[RetaliationFlag, Case]:
     row = (
         await session.execute(
-            select(RetaliationFlag, Case).join(Case, Case.id == RetaliationFlag.case_id).where(RetaliationFlag.id == flag_id)
+            select(RetaliationFlag, Case)
+            .join(Case, Case.id == RetaliationFlag.case_id)
+            .where(Case.reference == reference)
+            .order_by(RetaliationFlag.id)
+            .offset(max(number - 1, 0))
+            .limit(1)
         )
     ).one_or_none()
-    if row is None:
+    if row is None or number < 1:
         raise NoSuchCase("There is no such flag.")
     flag, case = row
     if identity.staff.role == "audit_committee":
@@ -254,19 +265,19 @@ async def _workable_flag(session: AsyncSession, identity: Identity, flag_id: int
     return flag, case
 
 
-async def review_flag(session: AsyncSession, identity: Identity, flag_id: int, now: datetime) -> None:
+async def review_flag(session: AsyncSession, identity: Identity, reference: str, number: int, now: datetime) -> None:
     async with session.begin():
-        flag, case = await _workable_flag(session, identity, flag_id)
+        flag, case = await _workable_flag(session, identity, reference, number)
         if flag.status != "open":
             raise InvalidInput(fields={"flag": "Only an open flag can be taken under review."})
         flag.status = "under_review"
         await audit.record(
-            session, "flag.reviewing", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {flag.id}", at=now
+            session, "flag.reviewing", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {number}", at=now
         )
 
 
 async def resolve_flag(
-    session: AsyncSession, identity: Identity, flag_id: int, resolution: str, record: str, now: datetime
+    session: AsyncSession, identity: Identity, reference: str, number: int, resolution: str, record: str, now: datetime
 ) -> None:
     """Close a flag with the justified grounds found for the action, or the remedy given (sealed). Commits."""
     errors = {}
@@ -277,7 +288,7 @@ async def resolve_flag(
     if errors:
         raise InvalidInput(fields=errors)
     async with session.begin():
-        flag, case = await _workable_flag(session, identity, flag_id)
+        flag, case = await _workable_flag(session, identity, reference, number)
         if flag.status == "resolved":
             raise InvalidInput(fields={"flag": "This flag is resolved already."})
         flag.status, flag.resolution = "resolved", resolution
@@ -290,7 +301,7 @@ async def resolve_flag(
         )
         case.retaliation_flag = remaining is not None
         await audit.record(
-            session, "flag.resolved", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {flag.id}: {resolution}", at=now
+            session, "flag.resolved", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {number}: {resolution}", at=now
         )
 
 

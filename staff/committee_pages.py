@@ -35,15 +35,15 @@ async def flags(request: Request, me: Identity, form: FormData | None) -> Respon
 
 @staff_page
 async def flag_action(request: Request, me: Identity, form: FormData | None) -> Response:
-    flag_id = request.path_params["flag_id"]
+    reference, number = request.path_params["reference"], request.path_params["number"]
     form = form or FormData()
     try:
         async with request.app.state.ctx.sessions() as session:
             if form.get("step") == "review":
-                await retaliation.review_flag(session, me, flag_id, now(request))
+                await retaliation.review_flag(session, me, reference, number, now(request))
             elif form.get("step") == "resolve":
                 await retaliation.resolve_flag(
-                    session, me, flag_id, str(form.get("resolution", "")), str(form.get("record", "")), now(request)
+                    session, me, reference, number, str(form.get("resolution", "")), str(form.get("record", "")), now(request)
                 )
             else:
                 raise InvalidInput("Unknown step.")

@@ -20,7 +20,7 @@ routes = [
     Route("/cases/{reference}/attachments/{number:id}", case_pages.attachment, methods=["GET"], name="attachment"),
     Route("/cases/{reference}/{action}", case_pages.case_action, methods=["POST"], name="case_action"),
     Route("/flags", committee_pages.flags, methods=["GET"], name="flags"),
-    Route("/flags/{flag_id:id}", committee_pages.flag_action, methods=["POST"], name="flag_action"),
+    Route("/cases/{reference}/flags/{number:id}", committee_pages.flag_action, methods=["POST"], name="flag_action"),
     Route("/register", committee_pages.register_page, methods=["GET"], name="register"),
     Route("/register.csv", committee_pages.register_csv, methods=["GET"], name="register_csv"),
     Route("/team", admin_pages.team, methods=["GET", "POST"], name="team"),

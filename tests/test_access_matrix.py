@@ -294,7 +294,7 @@ STAFF_ROUTES = [
     ("GET", "/staff/password"),
     ("POST", "/staff/password"),
     ("GET", "/staff/flags"),
-    ("POST", "/staff/flags/1"),
+    ("POST", "/staff/cases/{ref}/flags/1"),
     ("GET", "/staff/register"),
     ("GET", "/staff/register.csv"),
     ("POST", "/staff/digest"),

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from asgi import create_app
 from cases.accounts import create_staff
 from cases.installation import initialise
-from cases.models import Base, Case, RetaliationFlag
+from cases.models import Base, Case
 from tests.conftest import RECEIPT, REPORT_FORM, STAFF_PASSWORD, Reporter, StaffBrowser, count_rows, csrf_from
 
 PAYLOAD = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>{{7*7}}"
@@ -181,7 +181,7 @@ async def test_no_typed_number_gets_a_500(client, browsers, installed, typed):
         "list assignee": (await officer.get("/staff/", params={"assignee": typed}), 200),
         "audit page": (await committee.get("/staff/audit", params={"page": typed}), 200),
         # Path ids (the route takes only ASCII digits, of any number): no such thing.
-        "flag": (await officer.post(f"/staff/flags/{in_path}", {"step": "review"}), 404),
+        "flag": (await officer.post(f"/staff/cases/{reference}/flags/{in_path}", {"step": "review"}), 404),
         "account": (await administrator.post(f"/staff/admin/staff/{in_path}", {"change": "disable"}), 404),
         # The reporter's side: the follow-up page with what to fix, and the API's coded error.
         "check-in page": (
@@ -273,7 +273,6 @@ async def test_redirects_are_relative_whatever_the_host_header_says(app, client,
     await reporter.write(receipt, "They moved me.", retaliation=True)  # a flag to work on
     async with ctx.sessions() as session:
         reference = await session.scalar(select(Case.reference))
-        flag_id = await session.scalar(select(RetaliationFlag.id))
     async with ctx.sessions() as session:
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     officer, administrator = await browsers(installed.compliance_officer), await browsers(admin)
@@ -289,7 +288,7 @@ async def test_redirects_are_relative_whatever_the_host_header_says(app, client,
             f"/staff/cases/{reference}/acknowledge", data={"csrf_token": await officer.token()}, headers=hostile
         ),
         "flag step": await officer.client.post(
-            f"/staff/flags/{flag_id}", data={"step": "review", "csrf_token": await officer.token()}, headers=hostile
+            f"/staff/cases/{reference}/flags/1", data={"step": "review", "csrf_token": await officer.token()}, headers=hostile
         ),
         "administrator's list": await administrator.client.get("/staff/", headers=hostile),
         "account change": await administrator.client.post(
@@ -324,7 +323,7 @@ async def test_a_nul_in_the_login_address_is_a_failed_login_not_a_500(browsers, 
         await browser.aclose()
 
 
-@pytest.mark.parametrize("path", ["/staff/cases/2026-0001/attachments/", "/staff/flags/", "/staff/admin/staff/"])
+@pytest.mark.parametrize("path", ["/staff/cases/2026-0001/attachments/", "/staff/cases/2026-0001/flags/", "/staff/admin/staff/"])
 async def test_an_id_too_long_for_any_row_matches_no_page(client, path):
     response = await client.request("GET" if "attachments" in path else "POST", path + "9" * 25)
     assert response.status_code == 404

@@ -43,12 +43,14 @@ async def test_a_flag_is_worked_from_open_to_resolved_with_a_record(client, brow
     receipt = await reporter.file()
     await reporter.write(receipt, "Demoted.", retaliation=True)
     [flag] = await flags(installed)
+    reference = (await only_case(installed)).reference
     officer = await browsers(installed.compliance_officer)
-    assert (await officer.post(f"/staff/flags/{flag.id}", {"step": "review"})).status_code == 303
-    empty = await officer.post(f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy", "record": ""})
+    assert (await officer.post(f"/staff/cases/{reference}/flags/1", {"step": "review"})).status_code == 303
+    empty = await officer.post(f"/staff/cases/{reference}/flags/1", {"step": "resolve", "resolution": "remedy", "record": ""})
     assert empty.status_code == 422 and "Record the grounds" in empty.text
     done = await officer.post(
-        f"/staff/flags/{flag.id}", {"step": "resolve", "resolution": "remedy", "record": "Demotion reversed, back pay paid."}
+        f"/staff/cases/{reference}/flags/1",
+        {"step": "resolve", "resolution": "remedy", "record": "Demotion reversed, back pay paid."},
     )
     assert done.status_code == 303
     [flag] = await flags(installed)
@@ -254,3 +256,14 @@ async def test_protected_persons_need_the_match_key(client, browsers, installed)
         f"/staff/cases/{(await only_case(installed)).reference}/protect", {"employee_id": "E-1", "name": "n", "role": "witness"}
     )
     assert response.status_code == 503 and "SPEAKUP_HR_MATCH_KEY" in response.text
+
+
+async def test_a_flag_is_numbered_within_its_case_not_by_every_flag_ever_raised(client, browsers, installed):
+    """A global flag id on the flags page would let an officer count, in its gaps, the flags of cases hidden from them."""
+    for summary in ("First", "Second"):
+        reporter = Reporter(client)
+        receipt = await reporter.file({"summary": summary})
+        await reporter.write(receipt, "They moved me.", retaliation=True)
+    officer = await browsers(installed.compliance_officer)
+    page = (await officer.get("/staff/flags")).text
+    assert sorted(re.findall(r'action="/staff/cases/[^/]+/flags/(\d+)"', page)) == ["1", "1", "1", "1"]  # review, resolve

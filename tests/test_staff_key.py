@@ -45,10 +45,8 @@ async def _worked_case(client, browsers, installed) -> tuple[str, str]:
     protect = {"employee_id": "E-1001", "name": SECRETS["protected"], "role": "witness"}
     assert (await officer.post(f"/staff/cases/{reference}/protect", protect)).status_code == 303
     assert (await reporter.write(receipt, CONVERSATION["message"], retaliation=True)).status_code in (200, 303)
-    async with installed.ctx.sessions() as session:
-        flag_id = await session.scalar(select(RetaliationFlag.id))
     resolve = {"step": "resolve", "resolution": "remedy", "record": SECRETS["flag_record"]}
-    assert (await officer.post(f"/staff/flags/{flag_id}", resolve)).status_code == 303
+    assert (await officer.post(f"/staff/cases/{reference}/flags/1", resolve)).status_code == 303
     finding = {"outcome": "substantiated", "narrative": SECRETS["narrative"], "root_cause": SECRETS["root_cause"]}
     assert (await officer.post(f"/staff/cases/{reference}/conclude", finding)).status_code == 303
     outcome = {

@@ -32,6 +32,11 @@ from .vocabulary import (
     RECEIVING_ROLES,
 )
 
+# Kinds of mail a reporter's action can cause (a new report; a flag they raise). Held to the next
+# whole hour, and once sent their row keeps the day only (cases/outbox.py), so the outbox tells no
+# one later the hour the reporter acted.
+REPORTER_KINDS = frozenset({"new_report", "retaliation"})
+
 
 def _next_hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 
 from .context import Context
 from .models import OutboxMail
+from .notifications import REPORTER_KINDS
 
 log = logging.getLogger("speakup.outbox")
 BATCH = 50
@@ -128,6 +129,8 @@ async def send_due(ctx: Context, now: datetime) -> int:
                 row = await session.get_one(OutboxMail, mail.id)
                 row.sent_at, row.claimed_until = now, None
                 row.attempts += 1
+                if row.kind in REPORTER_KINDS:  # when it waited till, and went, would time the reporter's act
+                    row.sent_at = row.next_attempt_at = row.created_at  # the day it was written, at 00:00
             sent += 1
     except BaseException:
         client.close()  # dying (cancelled, say): drop the connection, do not wait on QUIT

@@ -2,7 +2,7 @@
 
 import asyncio
 import threading
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -336,3 +336,15 @@ async def test_no_mail_carries_anything_of_a_canary_report(client, browsers, ins
         text = message.as_string()
         assert CANARY not in text and "Bribery" not in text and "foreign_bribery" not in text
     assert any(reference in m["Subject"] or reference in m.get_content() for _, m in smtp.messages)  # the setting allows it
+
+
+async def test_a_sent_report_mail_keeps_only_the_day_it_was_written(client, installed, smtp, clock):
+    """The mail waited for the next whole hour: left in the outbox, that hour (or the hour it went)
+    would date the reporter's act for anyone with the database, long after."""
+    await Reporter(client).file()
+    assert await deliver(installed, clock) == 1
+    async with installed.ctx.sessions() as session:
+        [mail] = (await session.scalars(select(OutboxMail).where(OutboxMail.kind == "new_report"))).all()
+    stamps = [mail.created_at, mail.next_attempt_at, mail.sent_at]
+    assert all(stamp is not None and stamp.time() == time(0) for stamp in stamps), stamps
+    assert len({stamp.date() for stamp in stamps}) == 1  # the day it was written, all three

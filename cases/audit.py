@@ -10,7 +10,9 @@ daily digest carries it, and ``speakup audit verify --expect-head`` checks
 that a head kept elsewhere is still in the chain.)
 
 Entries caused by a reporter carry the date only (00:00 UTC), like every
-other reporter-side record, so the log cannot time a reporter's visit.
+other reporter-side record, and join the chain only after their day has
+ended, as one batch in no meaningful order: their place between timestamped
+entries cannot time a reporter's visit either.
 """
 
 import hashlib
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .errors import Forbidden
 from .exclusion import implicated_clause
 from .identity import Identity
-from .models import AuditEntry, AuditHead, Case, Staff
+from .models import AuditEntry, AuditHead, Case, ReporterEvent, Staff
 from .vocabulary import AUDIT_READERS
 
 GENESIS = bytes(32)
@@ -44,6 +46,29 @@ def entry_hash(previous: bytes, entry: AuditEntry) -> bytes:
 
 def reporter_time(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def reporter_event(session: AsyncSession, action: str, case_id: int, day: date, detail: str = "") -> None:
+    """Log what a reporter did, inside the caller's transaction: it joins the chain in its
+    day's batch, after the day ends (``append_past_days``), not between the entries around it."""
+    session.add(ReporterEvent(day=day, action=action, case_id=case_id, detail=detail[:500]))
+
+
+async def append_past_days(session: AsyncSession, today: date) -> int:
+    """Chain the reporters' entries of the days before ``today``, a day at a time, each day's
+    in the order of their random keys (not the order they happened), dated 00:00 UTC. Returns
+    how many were appended. Run by the worker; safe to run often and from two workers (the
+    head lock serialises them, and the second finds the events gone)."""
+    await session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    events = (
+        await session.scalars(
+            select(ReporterEvent).where(ReporterEvent.day < today).order_by(ReporterEvent.day, ReporterEvent.id)
+        )
+    ).all()
+    for event in events:
+        await record(session, event.action, case_id=event.case_id, detail=event.detail, at=reporter_time(event.day))
+        await session.delete(event)
+    return len(events)
 
 
 async def record(
@@ -115,7 +140,9 @@ PAGE_SIZE = 100
 
 @dataclass(frozen=True)
 class LoggedEntry:
-    id: int
+    # The start of the entry's hash names it, not its id: the gaps in the ids would count
+    # the entries hidden from this reader (those about a case that implicates them).
+    tag: str
     at: datetime
     actor: str  # the staff member's e-mail, "reporter" or "system"
     action: str
@@ -156,7 +183,7 @@ async def read_log(session: AsyncSession, identity: Identity, page: int, *, veri
             .offset((number - 1) * PAGE_SIZE)
         )
         entries = [
-            LoggedEntry(e.id, e.at, email or _anonymous_actor(e.action), e.action, reference, e.detail)
+            LoggedEntry(e.entry_hash.hex()[:12], e.at, email or _anonymous_actor(e.action), e.action, reference, e.detail)
             for e, email, reference in rows.all()
         ]
         verification = await verify(session) if verify_chain else None

@@ -108,9 +108,9 @@ class CaseFile:
         return f"CaseFile({self.case.reference})"
 
 
-def _file_info(case_key, attachment: Attachment, number: int) -> FileInfo:
+def _file_info(case_key, attachment: Attachment) -> FileInfo:
     meta = boxes.unseal_json(case_key, attachment.meta_box)
-    return FileInfo(number, meta["name"], meta["size"])
+    return FileInfo(attachment.number, meta["name"], meta["size"])
 
 
 async def open_case(session: AsyncSession, identity: Identity, reference: str, now: datetime) -> CaseFile:
@@ -118,9 +118,9 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
     async with session.begin():
         case, case_keys = await granted_case(session, identity, reference, "view")
         emails = dict((await session.execute(select(Staff.id, Staff.email))).all())
-        messages = (await session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))).all()
+        messages = (await session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.number))).all()
         attachments = (
-            await session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id))
+            await session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.number))
         ).all()
         readers = (
             await session.execute(
@@ -137,7 +137,9 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
             await session.scalars(select(ProtectedPerson).where(ProtectedPerson.case_id == case.id).order_by(ProtectedPerson.id))
         ).all()
         flags = (
-            await session.scalars(select(RetaliationFlag).where(RetaliationFlag.case_id == case.id).order_by(RetaliationFlag.id))
+            await session.scalars(
+                select(RetaliationFlag).where(RetaliationFlag.case_id == case.id).order_by(RetaliationFlag.number)
+            )
         ).all()
         implicated = (
             await session.scalars(
@@ -153,8 +155,8 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
 
     case_key, staff_key = case_keys.conversation, case_keys.staff_only
     by_message: dict[int | None, list[FileInfo]] = {}
-    for number, attachment in enumerate(attachments, start=1):  # in id order, as download counts them
-        by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment, number))
+    for attachment in attachments:
+        by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment))
     thread = [
         Entry(
             sender=m.sender,
@@ -197,7 +199,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         protected=[ProtectedView(_text(staff_key, p.name_box), p.role, p.added_on) for p in protected],
         flags=[
             FlagRow(
-                number,
+                f.number,
                 case.reference,
                 f.source,
                 f.status,
@@ -208,7 +210,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
                 f.resolution,
                 _text(staff_key, f.resolution_box) if f.resolution_box else "",
             )
-            for number, f in enumerate(flags, start=1)  # in id order, as _workable_flag counts them
+            for f in flags
         ],
         implicated=list(implicated),
         steps=allowed_steps(identity.staff.role, case),
@@ -239,7 +241,7 @@ async def reveal_identity(session: AsyncSession, identity: Identity, reference: 
     async with session.begin():
         case, case_keys = await granted_case(session, identity, reference, "reveal")
         await audit.record(session, "identity.revealed", actor_id=identity.staff.id, case_id=case.id, at=now)
-        add_note(session, identity, case, f"Revealed the reporter's identity: {reason}", now)
+        await add_note(session, identity, case, f"Revealed the reporter's identity: {reason}", now)
     return boxes.unseal_json(case_keys.staff_only, case.identity_box)
 
 
@@ -253,13 +255,11 @@ class Download:
 
 
 async def download(session: AsyncSession, identity: Identity, reference: str, number: int, now: datetime) -> Download:
-    """The case's file ``number`` (1, 2, ... in the order the case file lists them), decrypted; logged. Commits."""
+    """The case's file ``number`` (its number within the case), decrypted; logged. Commits."""
     async with session.begin():
         case, case_keys = await granted_case(session, identity, reference, "download")
-        attachment = await session.scalar(
-            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id).offset(max(number - 1, 0)).limit(1)
-        )
-        if attachment is None or number < 1:
+        attachment = await session.scalar(select(Attachment).where(Attachment.case_id == case.id, Attachment.number == number))
+        if attachment is None:
             raise NoSuchCase("There is no such file in this case.")
         await audit.record(
             session, "attachment.downloaded", actor_id=identity.staff.id, case_id=case.id, detail=f"file {number}", at=now

@@ -138,6 +138,7 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         assert private is not None  # the password it was just given
         staff[role] = Identity(member, private)
     shown: list[str] = []
+    filed: set[str] = set()
     for number in range(count):
         category, summary, details, foreign = SCENARIOS[number % len(SCENARIOS)]
         received = ctx.today() - timedelta(days=rng.randint(0, 150))
@@ -158,7 +159,10 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         if len(shown) < 3:
             shown.append(receipt)
         async with ctx.sessions() as session:
-            reference = await session.scalar(select(Case.reference).order_by(Case.id.desc()))
+            # The one case not seen before (ids are random: "the newest" is not the highest).
+            reference = await session.scalar(select(Case.reference).where(Case.reference.not_in(filed)))
+            assert reference is not None
+            filed.add(reference)
         age = (ctx.today() - received).days
         handler = staff["audit_committee" if leadership else "compliance_officer"]
         if age > 7 and rng.random() < 0.75:

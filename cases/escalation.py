@@ -45,7 +45,7 @@ async def escalate(session: AsyncSession, ctx: Context, identity: Identity, refe
             except InvalidInput:
                 continue  # an implicated member does not get it
         await audit.record(session, "case.escalated", actor_id=identity.staff.id, case_id=case.id, at=now)
-        add_note(session, identity, case, f"Escalated to the Audit Committee: {reason}", now)
+        await add_note(session, identity, case, f"Escalated to the Audit Committee: {reason}", now)
         case.escalated_on = _today(now)
         await _status(session, identity, case, "escalated", now)
         await notifications.escalated(session, ctx.settings, case, now)
@@ -57,7 +57,7 @@ async def return_to_officer(session: AsyncSession, identity: Identity, reference
     instructions = _reason(instructions, "instructions")
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "return")
-        add_note(session, identity, case, f"Returned by the Audit Committee with instructions: {instructions}", now)
+        await add_note(session, identity, case, f"Returned by the Audit Committee with instructions: {instructions}", now)
         await audit.record(session, "case.returned", actor_id=identity.staff.id, case_id=case.id, at=now)
         case.escalated_on = None
         await _status(session, identity, case, "investigating", now)

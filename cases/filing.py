@@ -164,6 +164,8 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
     case_key, staff_key = keys.new_key_pair(), keys.new_key_pair()
     public, staff_public = case_key.public_key, staff_key.public_key
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)
+    for number, attachment in enumerate(attachments, start=1):
+        attachment.number = number
     routing = "audit_committee" if draft.concerns_leadership else "compliance_officer"
 
     # Accounting complaints reach the Audit Committee too; leadership reports reach only it.
@@ -210,6 +212,6 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
         )
         session.add(case)
         await session.flush()
-        await audit.record(session, "report.filed", case_id=case.id, detail=routing, at=audit.reporter_time(today))
+        audit.reporter_event(session, "report.filed", case.id, today, routing)
         await notifications.new_report(session, settings, case, ctx.now())
     return receipt

@@ -24,6 +24,7 @@ from .context import Context
 from .errors import InvalidInput, InvalidReceipt, UnknownReceipt
 from .filing import Report
 from .models import Case, CheckIn, Grant, Message
+from .numbers import add_numbered
 from .retaliation import open_flag
 
 MAX_MESSAGE = 20_000
@@ -192,7 +193,8 @@ async def send_reporter_message(
     for attachment in attachments:
         attachment.case_id = case_id
     async with session.begin():
-        session.add(
+        await add_numbered(
+            session,
             Message(
                 case_id=case_id,
                 sender="reporter",
@@ -200,16 +202,11 @@ async def send_reporter_message(
                 retaliation=retaliation,
                 body_box=boxes.seal(public, body.encode("utf-8")),
                 attachments=attachments,
-            )
+            ),
         )
         if retaliation:
             await open_flag(session, ctx.settings, case_id, "reporter", ctx.now())
-        await audit.record(
-            session,
-            "reporter.retaliation" if retaliation else "reporter.message",
-            case_id=case_id,
-            at=audit.reporter_time(today),
-        )
+        audit.reporter_event(session, "reporter.retaliation" if retaliation else "reporter.message", case_id, today)
 
 
 async def answer_check_in(
@@ -226,6 +223,6 @@ async def answer_check_in(
             raise InvalidInput(fields={"check_in": "This question has been answered already."})
         for check_in in pending:
             check_in.answered_on, check_in.retaliation = today, retaliation
-        await audit.record(session, "check_in.answered", case_id=case_id, at=audit.reporter_time(today))
+        audit.reporter_event(session, "check_in.answered", case_id, today)
         if retaliation:
             await open_flag(session, ctx.settings, case_id, "check_in", ctx.now())

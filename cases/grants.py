@@ -57,7 +57,7 @@ async def grant_to(
         at=now,
     )
     if implicated:  # the reason is the Committee's, sealed with the case; the log keeps the kind
-        add_note(session, identity, case, f"Granted to {staff.email} despite a conflict of interest: {override}", now)
+        await add_note(session, identity, case, f"Granted to {staff.email} despite a conflict of interest: {override}", now)
     return True
 
 

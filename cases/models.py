@@ -7,9 +7,11 @@ acted: reporter-side records carry dates only, so they cannot be lined up
 against a proxy or badge-reader log.
 """
 
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -44,6 +46,22 @@ from .vocabulary import (
 
 def _in(column: str, values) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# Rows a reporter's act writes (a case, its grants, a message, a file, a flag, a mail) get
+# random keys, not a sequence: numbered in the order they were written, their ids and their
+# gaps would place the act between staff rows that carry a time. 63 random bits: a clash is
+# as likely as guessing a receipt. On SQLite the column stays INTEGER, the table's rowid, so
+# not even the hidden rowid keeps the order.
+RandomKey = BigInteger().with_variant(Integer, "sqlite")
+
+
+def random_key() -> int:
+    return secrets.randbits(63) or 1
+
+
+def random_key_column():
+    return mapped_column(RandomKey, primary_key=True, autoincrement=False, default=random_key)
 
 
 class Base(DeclarativeBase):
@@ -115,7 +133,7 @@ class StaffSession(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = random_key_column()
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     category: Mapped[str] = mapped_column(String(32))
     routing: Mapped[str] = mapped_column(String(32))
@@ -149,9 +167,11 @@ class Case(Base):
     escalated_on: Mapped[date | None] = mapped_column(Date)
 
     grants: Mapped[list["Grant"]] = relationship(back_populates="case", cascade="all, delete-orphan")
-    messages: Mapped[list["Message"]] = relationship(back_populates="case", cascade="all, delete-orphan", order_by="Message.id")
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Message.number"
+    )
     attachments: Mapped[list["Attachment"]] = relationship(
-        back_populates="case", cascade="all, delete-orphan", order_by="Attachment.id"
+        back_populates="case", cascade="all, delete-orphan", order_by="Attachment.number"
     )
 
     __table_args__ = (
@@ -181,12 +201,12 @@ class Grant(Base):
     """
 
     __tablename__ = "grants"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = random_key_column()
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     holder: Mapped[str] = mapped_column(String(16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    sealed_key: Mapped[bytes] = mapped_column(LargeBinary(80))
-    staff_sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary(80))
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary(81))
+    staff_sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary(81))
 
     case: Mapped[Case] = relationship(back_populates="grants")
     __table_args__ = (
@@ -201,8 +221,10 @@ class Grant(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = random_key_column()
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # The conversation's order within its case (see numbers.py): the ids are random.
+    number: Mapped[int] = mapped_column(Integer)
     sender: Mapped[str] = mapped_column(String(16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     sent_on: Mapped[date] = mapped_column(Date)
@@ -211,16 +233,21 @@ class Message(Base):
     body_box: Mapped[bytes] = mapped_column(LargeBinary)
 
     case: Mapped[Case] = relationship(back_populates="messages")
-    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", order_by="Attachment.id")
-    __table_args__ = (CheckConstraint(_in("sender", SENDERS), name="sender"),)
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", order_by="Attachment.number")
+    __table_args__ = (
+        CheckConstraint(_in("sender", SENDERS), name="sender"),
+        UniqueConstraint("case_id", "number"),
+    )
 
 
 class Attachment(Base):
     __tablename__ = "attachments"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = random_key_column()
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     # None: filed with the report itself.
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(RandomKey, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    # The file's number within its case, as its URL names it.
+    number: Mapped[int] = mapped_column(Integer)
     # {"name", "content_type", "size", "key"} sealed to the case.
     meta_box: Mapped[bytes] = mapped_column(LargeBinary)
     # secretstream ciphertext of the padded file.
@@ -228,6 +255,7 @@ class Attachment(Base):
 
     case: Mapped[Case] = relationship(back_populates="attachments")
     message: Mapped[Message | None] = relationship(back_populates="attachments")
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
 
 
 class Finding(Base):
@@ -235,7 +263,7 @@ class Finding(Base):
 
     __tablename__ = "findings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     outcome: Mapped[str] = mapped_column(String(32))
     narrative_box: Mapped[bytes] = mapped_column(LargeBinary)
     # Sealed too; an empty box when the finding is not substantiated.
@@ -253,9 +281,25 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     action: Mapped[str] = mapped_column(String(40))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(RandomKey, ForeignKey("cases.id"), index=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class ReporterEvent(Base):
+    """An audit entry a reporter caused, waiting for its day to end.
+
+    Appended to the chain as the day's batch once the day is over (``audit.append_past_days``):
+    written straight into the chain, its place between timestamped entries (anyone can make one
+    with a failed login) would time the reporter's act to the second.
+    """
+
+    __tablename__ = "reporter_events"
+    id: Mapped[int] = random_key_column()
+    day: Mapped[date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"))
+    detail: Mapped[str] = mapped_column(String(500), default="")
 
 
 class AuditHead(Base):
@@ -274,7 +318,7 @@ class Implicated(Base):
 
     __tablename__ = "implicated_staff"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     named_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     named_on: Mapped[date] = mapped_column(Date)
@@ -288,7 +332,7 @@ class DisciplinaryOutcome(Base):
 
     __tablename__ = "disciplinary_outcomes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     subject_box: Mapped[bytes] = mapped_column(LargeBinary)  # the subject's name, sealed
     subject_role: Mapped[str] = mapped_column(String(100))  # e.g. "regional sales director"
     subject_type: Mapped[str] = mapped_column(String(16))
@@ -309,7 +353,7 @@ class ProtectedPerson(Base):
 
     __tablename__ = "protected_persons"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     # HMAC-SHA256 under a key kept in the settings, never in the database.
     employee_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     name_box: Mapped[bytes] = mapped_column(LargeBinary)
@@ -323,8 +367,10 @@ class RetaliationFlag(Base):
     """A sign that someone may face retaliation, worked like a small case."""
 
     __tablename__ = "retaliation_flags"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = random_key_column()
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # The flag's number within its case, as its URL names it.
+    number: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
     opened_on: Mapped[date] = mapped_column(Date)
     respond_by: Mapped[date] = mapped_column(Date)
@@ -340,6 +386,7 @@ class RetaliationFlag(Base):
         CheckConstraint(_in("source", FLAG_SOURCES), name="source"),
         CheckConstraint(_in("status", FLAG_STATUSES), name="status"),
         Index("ix_retaliation_flags_status_respond_by", "status", "respond_by"),
+        UniqueConstraint("case_id", "number"),
     )
 
 
@@ -348,7 +395,7 @@ class CheckIn(Base):
 
     __tablename__ = "check_ins"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"))
     days_after_closure: Mapped[int] = mapped_column(Integer)
     delivered_on: Mapped[date] = mapped_column(Date)
     answered_on: Mapped[date | None] = mapped_column(Date)
@@ -365,7 +412,7 @@ class OutboxMail(Base):
     """
 
     __tablename__ = "outbox"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = random_key_column()
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(String(4000))

@@ -14,16 +14,18 @@ from crypto import boxes
 from .access import staff_public_key
 from .identity import Identity
 from .models import Case, Message
+from .numbers import add_numbered
 
 
-def add_note(session: AsyncSession, identity: Identity, case: Case, text: str, now: datetime) -> None:
+async def add_note(session: AsyncSession, identity: Identity, case: Case, text: str, now: datetime) -> None:
     """Add a note inside the caller's transaction."""
-    session.add(
+    await add_numbered(
+        session,
         Message(
             case_id=case.id,
             sender="note",
             staff_id=identity.staff.id,
             sent_on=now.astimezone(UTC).date(),
             body_box=boxes.seal(staff_public_key(case), text.encode("utf-8")),
-        )
+        ),
     )

@@ -6,9 +6,11 @@ case reference appears only when ``mail_case_reference`` is on. No reporter
 is ever mailed: Speakup holds no reporter address (a confidential reporter's
 contact is sealed in the case).
 
-Mails a reporter's action causes (a new report, a retaliation flag) are held
-to the next whole hour and stamped with the date only, so neither the outbox
-nor the mail's timing tells the minute the reporter acted.
+Mails a reporter's action causes (a new report, a retaliation flag) go out
+the next day, at the digest hour, with everything else that day's reporters
+caused, and are stamped with the date only: neither the outbox nor a mail
+server's log can tell when in its day the reporter acted. Staff see the new
+case or flag on the site at once; only the mail waits.
 """
 
 from collections.abc import Collection
@@ -33,13 +35,13 @@ from .vocabulary import (
 )
 
 # Kinds of mail a reporter's action can cause (a new report; a flag they raise). Held to the next
-# whole hour, and once sent their row keeps the day only (cases/outbox.py), so the outbox tells no
-# one later the hour the reporter acted.
+# day's digest hour, and once sent their row keeps the day only (cases/outbox.py).
 REPORTER_KINDS = frozenset({"new_report", "retaliation"})
 
 
-def _next_hour(now: datetime) -> datetime:
-    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+def _next_day(settings: Settings, today: date) -> datetime:
+    """When the mails a reporter caused today go: tomorrow at the digest hour, whatever the hour now."""
+    return datetime.combine(today + timedelta(days=1), time(settings.digest_hour), tzinfo=UTC)
 
 
 def _about(settings: Settings, reference: str) -> str:
@@ -64,7 +66,7 @@ async def enqueue(
         key = f"{dedupe}:{recipient}" if dedupe else None
         if key and await session.scalar(select(OutboxMail.id).where(OutboxMail.dedupe_key == key)) is not None:
             continue
-        send_at = _next_hour(now) if reporter_caused else now
+        send_at = _next_day(settings, now.date()) if reporter_caused else now
         session.add(
             OutboxMail(
                 recipient=recipient,

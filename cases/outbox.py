@@ -92,7 +92,7 @@ async def send_due(ctx: Context, now: datetime) -> int:
                     OutboxMail.next_attempt_at <= now,
                     or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
                 )
-                .order_by(OutboxMail.id)
+                .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
             )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from nacl.public import PublicKey
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes
@@ -39,8 +39,10 @@ from .models import (
     ProtectedPerson,
     RetaliationFlag,
 )
+from .numbers import add_numbered
 from .settings import Settings
-from .vocabulary import CASE_ROLES, FLAG_RESOLUTIONS, PROTECTED_ROLES, RETALIATION_FORMS
+from .steps import FLAG_STEPS, allowed_steps, check_role, check_state
+from .vocabulary import CASE_ROLES, COMMITTEE_ROLES, FLAG_RESOLUTIONS, PROTECTED_ROLES, RETALIATION_FORMS
 
 
 class NotConfigured(SpeakupError):
@@ -67,8 +69,12 @@ async def open_flag(
     action_on: date | None = None,
 ) -> RetaliationFlag:
     """Open a flag inside the caller's transaction, due for a response in 7 days (a setting),
-    and tell the Compliance Officer and the Audit Committee at once."""
+    and tell the Compliance Officer and the Audit Committee.
+
+    A flag from the reporter (a message, a check-in answer) is theirs to time: its audit entry
+    waits for the day's batch and its mail for the next day (notifications.py)."""
     today = now.date()
+    reporter_caused = source != "hr_match"
     flag = RetaliationFlag(
         case_id=case_id,
         source=source,
@@ -78,15 +84,15 @@ async def open_flag(
         form=form,
         action_on=action_on,
     )
-    session.add(flag)
+    await add_numbered(session, flag)
     await session.execute(update(Case).where(Case.id == case_id).values(retaliation_flag=True))
-    await session.flush()
-    number = await session.scalar(select(func.count(RetaliationFlag.id)).where(RetaliationFlag.case_id == case_id))
-    await audit.record(
-        session, "flag.opened", case_id=case_id, detail=f"flag {number} from {source}", at=audit.reporter_time(today)
-    )
+    detail = f"flag {flag.number} from {source}"
+    if reporter_caused:
+        audit.reporter_event(session, "flag.opened", case_id, today, detail)
+    else:
+        await audit.record(session, "flag.opened", case_id=case_id, detail=detail, at=now)
     case = await session.get_one(Case, case_id)
-    await notifications.retaliation_flag(session, settings, case, now, reporter_caused=source != "hr_match")
+    await notifications.retaliation_flag(session, settings, case, now, reporter_caused=reporter_caused)
     return flag
 
 
@@ -213,6 +219,7 @@ class FlagRow:
     action_on: date | None
     resolution: str | None
     record: str = ""  # the sealed record of a resolution, opened only on the case file
+    steps: frozenset[str] = frozenset()  # what the reader may do with it now (steps.FLAG_STEPS)
 
 
 async def list_flags(session: AsyncSession, identity: Identity, *, include_resolved: bool = False) -> list[FlagRow]:
@@ -220,56 +227,67 @@ async def list_flags(session: AsyncSession, identity: Identity, *, include_resol
     Nobody sees the flags of a case that implicates them."""
     if identity.staff.role not in CASE_ROLES:
         raise Forbidden()
-    number = func.row_number().over(partition_by=RetaliationFlag.case_id, order_by=RetaliationFlag.id)
-    numbered = select(RetaliationFlag.id.label("flag_id"), number.label("number")).subquery()
     query = (
-        select(RetaliationFlag, Case.reference, numbered.c.number)
+        select(RetaliationFlag, Case.reference)
         .join(Case, Case.id == RetaliationFlag.case_id)
-        .join(numbered, numbered.c.flag_id == RetaliationFlag.id)
         .where(visible_clause(identity.staff.id, identity.staff.role))
     )
-    if identity.staff.role != "audit_committee":
+    if identity.staff.role not in COMMITTEE_ROLES:
         query = query.where(
             exists().where(and_(Grant.case_id == Case.id, Grant.holder == "staff", Grant.staff_id == identity.staff.id))
         )
     if not include_resolved:
         query = query.where(RetaliationFlag.status != "resolved")
-    rows = await session.execute(query.order_by(RetaliationFlag.respond_by, RetaliationFlag.id))
+    rows = await session.execute(query.order_by(RetaliationFlag.respond_by, Case.reference, RetaliationFlag.number))
+    role = identity.staff.role
     return [
-        FlagRow(n, reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution)
-        for f, reference, n in rows.all()
+        FlagRow(
+            f.number,
+            reference,
+            f.source,
+            f.status,
+            f.opened_on,
+            f.respond_by,
+            f.form,
+            f.action_on,
+            f.resolution,
+            steps=allowed_steps(role, f, FLAG_STEPS),
+        )
+        for f, reference in rows.all()
     ]
 
 
-async def _workable_flag(session: AsyncSession, identity: Identity, reference: str, number: int) -> tuple[RetaliationFlag, Case]:
+async def _workable_flag(
+    session: AsyncSession, identity: Identity, reference: str, number: int, step: str
+) -> tuple[RetaliationFlag, Case]:
+    """The flag, locked, if this reader may take ``step`` on it: 403 by role (``FLAG_STEPS``),
+    404 unless the case is theirs to see (the Committee: unless it implicates them; the
+    Compliance Officer: with its grant), 409 by the flag's state."""
+    role = identity.staff.role
+    check_role(role, step, FLAG_STEPS)
     row = (
         await session.execute(
             select(RetaliationFlag, Case)
             .join(Case, Case.id == RetaliationFlag.case_id)
-            .where(Case.reference == reference)
-            .order_by(RetaliationFlag.id)
-            .offset(max(number - 1, 0))
-            .limit(1)
+            .where(Case.reference == reference, RetaliationFlag.number == number)
+            .with_for_update(of=RetaliationFlag)
         )
     ).one_or_none()
-    if row is None or number < 1:
+    if row is None:
         raise NoSuchCase("There is no such flag.")
     flag, case = row
-    if identity.staff.role == "audit_committee":
+    if role in COMMITTEE_ROLES:
         if await is_implicated(session, case.id, identity.staff.id):
             raise NoSuchCase("There is no such flag.")
-        return flag, case
-    if identity.staff.role != "compliance_officer":
-        raise Forbidden()
-    await granted_case(session, identity, case.reference, "view")  # 404 without the case's grant
+    else:
+        await granted_case(session, identity, case.reference, "view")  # 404 without the case's grant
+    check_state(flag, role, step, FLAG_STEPS)
     return flag, case
 
 
 async def review_flag(session: AsyncSession, identity: Identity, reference: str, number: int, now: datetime) -> None:
     async with session.begin():
-        flag, case = await _workable_flag(session, identity, reference, number)
-        if flag.status != "open":
-            raise InvalidInput(fields={"flag": "Only an open flag can be taken under review."})
+        flag, case = await _workable_flag(session, identity, reference, number, "review")
         flag.status = "under_review"
         await audit.record(
             session, "flag.reviewing", actor_id=identity.staff.id, case_id=case.id, detail=f"flag {number}", at=now
@@ -288,9 +306,7 @@ async def resolve_flag(
     if errors:
         raise InvalidInput(fields=errors)
     async with session.begin():
-        flag, case = await _workable_flag(session, identity, reference, number)
-        if flag.status == "resolved":
-            raise InvalidInput(fields={"flag": "This flag is resolved already."})
+        flag, case = await _workable_flag(session, identity, reference, number, "resolve")
         flag.status, flag.resolution = "resolved", resolution
         flag.resolution_box = boxes.seal(staff_public_key(case), record.strip().encode())
         flag.resolved_by, flag.resolved_on = identity.staff.id, now.date()
@@ -335,13 +351,14 @@ async def deliver_check_ins(session: AsyncSession, ctx: Context, today: date) ->
                 continue
             for d in due:
                 session.add(CheckIn(case_id=case_id, days_after_closure=d, delivered_on=today))
-            session.add(
+            await add_numbered(
+                session,
                 Message(
                     case_id=case_id,
                     sender="system",
                     sent_on=today,
                     body_box=boxes.seal(PublicKey(public_key), CHECK_IN_TEXT.format(days=due[-1]).encode()),
-                )
+                ),
             )
             await audit.record(
                 session, "check_in.delivered", case_id=case_id, detail=f"day {due[-1]}", at=audit.reporter_time(today)

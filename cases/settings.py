@@ -79,7 +79,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     # Put the case reference in mails? Off, a mail says only that something needs attention.
     mail_case_reference: bool = False
-    digest_hour: int = 7  # UTC
+    # UTC hour of the daily digest, and of the mails that the day before's reporters caused.
+    digest_hour: int = 7
     # Run the mail sender and the daily jobs inside the web process (else run `speakup worker`).
     worker_in_app: bool = True
 

@@ -8,6 +8,7 @@ table and the access-matrix test are built from ``STEPS``.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import Forbidden, WrongStatus
 from .models import Case
@@ -17,8 +18,8 @@ from .vocabulary import ACCOUNT_MANAGERS, AUDIT_READERS, CASE_ROLES, COMMITTEE_R
 @dataclass(frozen=True)
 class Step:
     roles: frozenset[str]
-    # Whether the case's state lets this role take the step now.
-    when: Callable[[Case, str], bool]
+    # Whether the case's state (a flag's, in FLAG_STEPS) lets this role take the step now.
+    when: Callable[[Any, str], bool]
     # Why the case's state refuses the step.
     refusal: str = WrongStatus.detail
 
@@ -87,21 +88,29 @@ STEPS: dict[str, Step] = {
 }
 
 
-def check_role(role: str, step: str) -> None:
-    """``Forbidden`` unless the role may take this step on any case."""
-    if role not in STEPS[step].roles:
+# Working a retaliation flag: the Compliance Officer, on a case they hold, and the Audit
+# Committee, on any flag it may see (retaliation.py checks the grant and the exclusion).
+FLAG_STEPS: dict[str, Step] = {
+    "review": Step(MANAGING_ROLES, lambda f, r: f.status == "open", "Only an open flag can be taken under review."),
+    "resolve": Step(MANAGING_ROLES, lambda f, r: f.status != "resolved", "This flag is resolved already."),
+}
+
+
+def check_role(role: str, step: str, table: dict[str, Step] = STEPS) -> None:
+    """``Forbidden`` unless the role may take this step on any case (or flag)."""
+    if role not in table[step].roles:
         raise Forbidden()
 
 
-def check_state(case: Case, role: str, step: str) -> None:
-    """``WrongStatus`` unless the case's present state allows the step."""
-    if not STEPS[step].when(case, role):
-        raise WrongStatus(STEPS[step].refusal)
+def check_state(subject: Any, role: str, step: str, table: dict[str, Step] = STEPS) -> None:
+    """``WrongStatus`` unless the case's (or flag's) present state allows the step."""
+    if not table[step].when(subject, role):
+        raise WrongStatus(table[step].refusal)
 
 
-def allowed_steps(role: str, case: Case) -> frozenset[str]:
-    """The steps this role may take on this case now (the caller holds its grant)."""
-    return frozenset(name for name, step in STEPS.items() if role in step.roles and step.when(case, role))
+def allowed_steps(role: str, subject: Any, table: dict[str, Step] = STEPS) -> frozenset[str]:
+    """The steps this role may take on this case (or flag) now (the caller holds its grant)."""
+    return frozenset(name for name, step in table.items() if role in step.roles and step.when(subject, role))
 
 
 # The staff pages that are not about one case, and the roles that may open them

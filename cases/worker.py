@@ -1,5 +1,5 @@
 """The background worker: sends the outbox, and runs the periodic jobs (reminders, check-ins,
-digests, and the purge of expired staff sessions).
+digests, the purge of expired staff sessions, and the reporters' audit entries of past days).
 
 It runs inside the web process (``worker_in_app``, the default) or on its own
 as ``speakup worker``. Every job is idempotent (reminders, digests and
@@ -9,7 +9,7 @@ check-ins are once-only by key), so two workers, or a restart, repeat nothing.
 import asyncio
 import logging
 
-from . import auth, notifications
+from . import audit, auth, notifications
 from .context import Context
 from .outbox import send_due
 from .retaliation import deliver_check_ins
@@ -24,6 +24,8 @@ async def run_jobs(ctx: Context) -> None:
     now = ctx.now()
     async with ctx.sessions() as session, session.begin():
         await auth.purge_expired_sessions(session, now)
+    async with ctx.sessions() as session, session.begin():
+        await audit.append_past_days(session, now.date())
     async with ctx.sessions() as session, session.begin():
         await notifications.reminders(session, ctx.settings, now.date(), now)
         await notifications.digests(session, ctx.settings, now.date(), now)

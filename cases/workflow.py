@@ -25,6 +25,7 @@ from .grants import grant_to, readers, revoke
 from .identity import Identity
 from .models import Case, Finding, Grant, Message, Staff
 from .notes import add_note
+from .numbers import add_numbered
 from .vocabulary import ASSIGNABLE_ROLES, COMMITTEE_ROLES, FINDINGS, MANAGING_ROLES, ROOT_CAUSE_NEEDED
 
 # Plain steps: the status each one leads to (``cases/steps.py`` says from where).
@@ -97,16 +98,17 @@ async def write(session: AsyncSession, identity: Identity, reference: str, body:
     async with session.begin():
         case, _ = await granted_case(session, identity, reference, "note" if note else "reply")
         if note:
-            add_note(session, identity, case, body, now)
+            await add_note(session, identity, case, body, now)
         else:
-            session.add(
+            await add_numbered(
+                session,
                 Message(
                     case_id=case.id,
                     sender="staff",
                     staff_id=identity.staff.id,
                     sent_on=_today(now),
                     body_box=boxes.seal(PublicKey(case.public_key), body.encode("utf-8")),
-                )
+                ),
             )
         await audit.record(session, "note.added" if note else "message.sent", actor_id=identity.staff.id, case_id=case.id, at=now)
 

@@ -10,10 +10,18 @@
 
 import base64
 
+from nacl.bindings import crypto_box_SEALBYTES
+from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 
 RECOVERY_KEY_PREFIX = "speakup-recovery-key-v1:"
+# A grant is GRANT_VERSION (one byte) and the sealed key: 81 bytes. Grants written before the
+# version byte are the bare sealed box, 80 bytes; the length tells the two apart, so a later
+# format can take the next byte value.
+GRANT_VERSION = 1
+_BARE_GRANT = PrivateKey.SIZE + crypto_box_SEALBYTES
+GRANT_SIZE = 1 + _BARE_GRANT
 
 
 def new_key_pair() -> PrivateKey:
@@ -21,12 +29,19 @@ def new_key_pair() -> PrivateKey:
 
 
 def grant(case_key: PrivateKey, grantee: PublicKey) -> bytes:
-    """Seal a case private key to one reader."""
-    return SealedBox(grantee).encrypt(bytes(case_key))
+    """Seal a case private key to one reader, behind the format's version byte."""
+    return bytes([GRANT_VERSION]) + SealedBox(grantee).encrypt(bytes(case_key))
 
 
 def open_grant(sealed: bytes, grantee_key: PrivateKey) -> PrivateKey:
-    """Raises ``CryptoError`` if the grant is not for this reader or was altered."""
+    """Open a grant of this version, or a bare one from before versions.
+
+    Raises ``CryptoError`` if the grant is not for this reader, was altered, or is of an unknown format.
+    """
+    if len(sealed) == GRANT_SIZE and sealed[0] == GRANT_VERSION:
+        sealed = sealed[1:]
+    elif len(sealed) != _BARE_GRANT:
+        raise CryptoError("not a grant of a known format")
     return PrivateKey(SealedBox(grantee_key).decrypt(sealed))
 
 

@@ -404,6 +404,30 @@ def reporter(client) -> Reporter:
     return Reporter(client)
 
 
+async def case_for(ctx: Context, receipt: str):
+    """The case a receipt filed, found as a returning reporter finds it (case ids are random,
+    so "the newest case" is not the one with the highest id)."""
+    from sqlalchemy import select
+
+    from cases.models import Case
+    from crypto.receipts import normalise
+
+    installation = await ctx.installation()
+    keys = await ctx.kdf.receipt(normalise(receipt), installation.receipt_salt)
+    async with ctx.sessions() as session:
+        return (await session.scalars(select(Case).where(Case.receipt_lookup == keys.lookup_id))).one()
+
+
+async def close_the_day(ctx: Context) -> None:
+    """What the worker does once today is over: the reporters' audit entries join the chain."""
+    from datetime import timedelta
+
+    from cases import audit
+
+    async with ctx.sessions() as session, session.begin():
+        await audit.append_past_days(session, ctx.today() + timedelta(days=1))
+
+
 async def count_rows(ctx: Context, model) -> int:
     from sqlalchemy import func, select
 

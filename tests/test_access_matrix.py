@@ -122,7 +122,7 @@ async def build_world(app, clock) -> dict:
         await reporter.file({"details": CANARY}, files=files)  # the shared case
         await reporter.file({"details": CANARY}, files=files)  # the other case
     async with ctx.sessions() as session:
-        shared, other = (await session.scalars(select(Case).order_by(Case.id))).all()
+        shared, other = (await session.scalars(select(Case).order_by(Case.reference))).all()
         file_ids = {c.reference: 1 for c in (shared, other)}  # each case's first (and only) file
 
     # The shared case: the officers give it to the committee member and the investigator.

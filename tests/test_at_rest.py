@@ -53,11 +53,12 @@ PLAIN_COLUMNS = {
         "escalated_on",
     },
     "grants": {"id", "case_id", "holder", "staff_id", "sealed_key", "staff_sealed_key"},
-    "messages": {"id", "case_id", "sender", "staff_id", "sent_on", "retaliation"},
-    "attachments": {"id", "case_id", "message_id"},
+    "messages": {"id", "case_id", "number", "sender", "staff_id", "sent_on", "retaliation"},
+    "attachments": {"id", "case_id", "number", "message_id"},
     "findings": {"id", "case_id", "outcome", "decided_by", "decided_on"},
     "audit_log": {"id", "at", "actor_id", "action", "case_id", "detail", "entry_hash"},
     "audit_head": {"id", "entry_id", "entry_hash"},
+    "reporter_events": {"id", "day", "action", "case_id", "detail"},
     "implicated_staff": {"id", "case_id", "staff_id", "named_by", "named_on", "overridden"},
     "disciplinary_outcomes": {
         "id",
@@ -73,6 +74,7 @@ PLAIN_COLUMNS = {
     "retaliation_flags": {
         "id",
         "case_id",
+        "number",
         "source",
         "opened_on",
         "respond_by",

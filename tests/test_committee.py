@@ -8,12 +8,12 @@ from sqlalchemy import select
 
 from cases.accounts import create_staff
 from cases.models import AuditEntry, Case, Grant
-from tests.conftest import STAFF_PASSWORD, Reporter
+from tests.conftest import STAFF_PASSWORD, Reporter, case_for
 
 
 async def references(installed) -> list[str]:
     async with installed.ctx.sessions() as session:
-        return list((await session.scalars(select(Case.reference).order_by(Case.id))).all())
+        return list((await session.scalars(select(Case.reference))).all())
 
 
 async def holders(installed, reference) -> set[int]:
@@ -30,9 +30,11 @@ async def holders(installed, reference) -> set[int]:
 
 
 async def test_leadership_report_is_invisible_to_the_compliance_officer_everywhere(client, browsers, installed):
-    await Reporter(client).file({"summary": "The CFO takes kickbacks", "concerns_leadership": "yes"})
-    await Reporter(client).file({"summary": "An ordinary report"})
-    leadership, ordinary = await references(installed)
+    receipts = [
+        await Reporter(client).file({"summary": "The CFO takes kickbacks", "concerns_leadership": "yes"}),
+        await Reporter(client).file({"summary": "An ordinary report"}),
+    ]
+    leadership, ordinary = [(await case_for(installed.ctx, receipt)).reference for receipt in receipts]
     officer = await browsers(installed.compliance_officer)
     listing = (await officer.get("/staff/")).text
     assert ordinary in listing and leadership not in listing
@@ -112,8 +114,8 @@ async def test_implicated_staff_lose_access_and_only_a_committee_override_restor
 
 
 async def _concluded_case(client, officer, installed, category: str, outcome: str) -> str:
-    await Reporter(client).file({"category": category})
-    reference = (await references(installed))[-1]
+    receipt = await Reporter(client).file({"category": category})
+    reference = (await case_for(installed.ctx, receipt)).reference
     for step in ("acknowledge", "investigate"):
         await officer.post(f"/staff/cases/{reference}/{step}")
     await officer.post(

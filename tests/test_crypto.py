@@ -158,6 +158,17 @@ def test_a_grant_opens_only_for_its_grantee():
         keys.open_grant(grant, keys.new_key_pair())
 
 
+def test_grants_carry_a_version_byte_and_grants_from_before_it_still_open():
+    case, reader = keys.new_key_pair(), keys.new_key_pair()
+    grant = keys.grant(case, reader.public_key)
+    assert grant[0] == keys.GRANT_VERSION == 1 and len(grant) == keys.GRANT_SIZE == 81
+    legacy = SealedBox(reader.public_key).encrypt(bytes(case))  # as grants were written before
+    assert bytes(keys.open_grant(legacy, reader)) == bytes(case)
+    for unknown in (bytes([2]) + grant[1:], grant + b"\0", grant[:-1]):
+        with pytest.raises(CryptoError):
+            keys.open_grant(unknown, reader)
+
+
 def test_a_wrapped_key_opens_only_under_its_wrapping_key():
     private = keys.new_key_pair()
     wrapped = keys.wrap(private, bytes(32))

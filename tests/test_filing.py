@@ -11,7 +11,7 @@ from cases.accounts import create_staff, unlock
 from cases.filing import file_report, parse_report
 from cases.models import Case, Grant, Staff
 from crypto import CryptoError, boxes, keys
-from tests.conftest import STAFF_PASSWORD
+from tests.conftest import STAFF_PASSWORD, case_for
 
 REPORT = {"category": "third_party", "summary": "Fake invoices", "details": "Invoices with no work behind them."}
 
@@ -22,9 +22,9 @@ async def file(installed, today=date(2026, 11, 23), **changes) -> str:
         return await file_report(session, ctx, parse_report({**REPORT, **changes}), [], today)
 
 
-async def latest_case(ctx) -> Case:
+async def filed_case(ctx, receipt: str) -> tuple[Case, list[Grant]]:
+    case = await case_for(ctx, receipt)
     async with ctx.sessions() as session:
-        case = await session.scalar(select(Case).order_by(Case.id.desc()))
         case_grants = (await session.scalars(select(Grant).where(Grant.case_id == case.id))).all()
     return case, case_grants
 
@@ -47,8 +47,8 @@ def holders(case_grants, installed) -> set[str]:
 
 
 async def test_ordinary_report_is_granted_to_the_compliance_officer(installed):
-    await file(installed)
-    case, case_grants = await latest_case(installed.ctx)
+    receipt = await file(installed)
+    case, case_grants = await filed_case(installed.ctx, receipt)
     assert case.routing == "compliance_officer"
     assert holders(case_grants, installed) == {"compliance_officer", "recovery", "reporter"}
     assert (await read_as(installed, installed.compliance_officer, case, case_grants))["summary"] == "Fake invoices"
@@ -56,8 +56,8 @@ async def test_ordinary_report_is_granted_to_the_compliance_officer(installed):
 
 @pytest.mark.parametrize("category", ["books_records", "internal_controls"])
 async def test_accounting_reports_reach_the_audit_committee_too(installed, category):
-    await file(installed, category=category)
-    case, case_grants = await latest_case(installed.ctx)
+    receipt = await file(installed, category=category)
+    case, case_grants = await filed_case(installed.ctx, receipt)
     assert case.routing == "compliance_officer"
     assert holders(case_grants, installed) == {"compliance_officer", "audit_committee", "recovery", "reporter"}
     assert (await read_as(installed, installed.audit_committee, case, case_grants))["category"] == category
@@ -66,14 +66,14 @@ async def test_accounting_reports_reach_the_audit_committee_too(installed, categ
 async def test_the_accounting_rule_is_a_setting(installed):
     # As with SPEAKUP_AUDIT_COMMITTEE_CATEGORIES="" in the environment.
     installed.ctx.settings = replace(installed.ctx.settings, audit_committee_categories=())
-    await file(installed, category="books_records")
-    _, case_grants = await latest_case(installed.ctx)
+    receipt = await file(installed, category="books_records")
+    _, case_grants = await filed_case(installed.ctx, receipt)
     assert "audit_committee" not in holders(case_grants, installed)
 
 
 async def test_leadership_report_never_reaches_the_compliance_officer(installed):
-    await file(installed, concerns_leadership=True)
-    case, case_grants = await latest_case(installed.ctx)
+    receipt = await file(installed, concerns_leadership=True)
+    case, case_grants = await filed_case(installed.ctx, receipt)
     assert case.routing == "audit_committee"
     assert holders(case_grants, installed) == {"audit_committee", "recovery", "reporter"}
     assert (await read_as(installed, installed.audit_committee, case, case_grants))["details"]
@@ -101,19 +101,16 @@ async def test_disabled_staff_get_no_grant(installed):
         await session.execute(update(Staff).where(Staff.id == installed.compliance_officer.id).values(active=False))
     async with ctx.sessions() as session:
         second = await create_staff(session, ctx, email="co2@example.test", role="compliance_officer", password=STAFF_PASSWORD)
-    await file(installed)
-    _, case_grants = await latest_case(ctx)
+    receipt = await file(installed)
+    _, case_grants = await filed_case(ctx, receipt)
     assert {g.staff_id for g in case_grants if g.holder == "staff"} == {second.id}
 
 
 async def test_references_tell_nothing_of_the_reports_before_them(installed):
     """Sequential references let a Compliance Officer count, and date, the leadership reports filed
     about them in the gaps of their list. References are the year and random symbols."""
-    for _ in range(12):
-        await file(installed)
-    await file(installed, today=date(2027, 1, 2))
-    async with installed.ctx.sessions() as session:
-        references = list((await session.scalars(select(Case.reference).order_by(Case.id))).all())
+    receipts = [await file(installed) for _ in range(12)] + [await file(installed, today=date(2027, 1, 2))]
+    references = [(await case_for(installed.ctx, receipt)).reference for receipt in receipts]
     assert len(set(references)) == 13
     assert all(re.fullmatch(r"2026-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", r) for r in references[:12])
     assert references[12].startswith("2027-")
@@ -121,8 +118,8 @@ async def test_references_tell_nothing_of_the_reports_before_them(installed):
 
 
 async def test_deadlines_are_stored_with_the_case(installed):
-    await file(installed, today=date(2026, 11, 23))
-    case, _ = await latest_case(installed.ctx)
+    receipt = await file(installed, today=date(2026, 11, 23))
+    case, _ = await filed_case(installed.ctx, receipt)
     assert (case.received_on, case.acknowledge_by, case.feedback_by) == (
         date(2026, 11, 23),
         date(2026, 11, 30),
@@ -131,10 +128,10 @@ async def test_deadlines_are_stored_with_the_case(installed):
 
 
 async def test_anonymous_and_confidential_reports_look_alike_at_rest(installed):
-    await file(installed)
-    anonymous, _ = await latest_case(installed.ctx)
-    await file(installed, identity={"name": "Ana Example", "contact": "ana@example.org"})
-    confidential, _ = await latest_case(installed.ctx)
+    receipt = await file(installed)
+    anonymous, _ = await filed_case(installed.ctx, receipt)
+    receipt = await file(installed, identity={"name": "Ana Example", "contact": "ana@example.org"})
+    confidential, _ = await filed_case(installed.ctx, receipt)
     assert len(anonymous.identity_box) == len(confidential.identity_box)
     assert len(anonymous.report_box) == len(confidential.report_box)
 

@@ -18,7 +18,7 @@ from cases.models import Case, Grant, Staff
 from cases.outbox import send_due
 from cases.recovery import regrant_unheld
 from crypto import keys
-from tests.conftest import STAFF_PASSWORD, Reporter
+from tests.conftest import STAFF_PASSWORD, Reporter, case_for, close_the_day
 from tests.test_committee import holders, references
 
 
@@ -39,9 +39,11 @@ async def test_a_compliance_officer_cannot_hand_the_committees_cases_to_themself
 
 
 async def test_hand_over_names_only_cases_the_actor_holds(client, browsers, installed):
-    await Reporter(client).file({"summary": "The CFO takes kickbacks", "concerns_leadership": "yes"})
-    await Reporter(client).file({"summary": "An ordinary report"})
-    leadership, ordinary = await references(installed)
+    receipts = [
+        await Reporter(client).file({"summary": "The CFO takes kickbacks", "concerns_leadership": "yes"}),
+        await Reporter(client).file({"summary": "An ordinary report"}),
+    ]
+    leadership, ordinary = [(await case_for(installed.ctx, receipt)).reference for receipt in receipts]
     investigator = installed.investigator
     committee = await browsers(installed.audit_committee)
     assert (await committee.post(f"/staff/cases/{leadership}/assign", {"assignee": investigator.id})).status_code == 303
@@ -153,6 +155,7 @@ async def test_an_implicated_member_sees_nothing_of_the_case(client, browsers, i
     assert (await peer.post(f"/staff/cases/{reference}/implicate", {"staff": member.id})).status_code == 303
     smtp.messages.clear()
     await reporter.write(receipt, "My manager moved me to the night shift.", retaliation=True)
+    await close_the_day(installed.ctx)
     implicated = await browsers(member)
     assert reference not in (await implicated.get("/staff/flags?all=1")).text
     assert reference not in (await implicated.get("/staff/audit")).text
@@ -161,7 +164,7 @@ async def test_an_implicated_member_sees_nothing_of_the_case(client, browsers, i
     assert reference in flags
     assert f'action="/staff/cases/{reference}/flags/1"' in flags
     assert (await implicated.post(f"/staff/cases/{reference}/flags/1", {"step": "review"})).status_code == 404
-    await send_due(installed.ctx, installed.ctx.now() + timedelta(hours=2))
+    await send_due(installed.ctx, installed.ctx.now() + timedelta(hours=31))
     alert = "Speakup: someone may be facing retaliation"
     assert [m for m in smtp.to(second.email) if m["Subject"] == alert]
     assert not [m for m in smtp.to(member.email) if m["Subject"] == alert]

@@ -21,7 +21,9 @@ async def only_case(installed) -> Case:
 
 async def flags(installed) -> list[RetaliationFlag]:
     async with installed.ctx.sessions() as session:
-        return list((await session.scalars(select(RetaliationFlag).order_by(RetaliationFlag.id))).all())
+        return list(
+            (await session.scalars(select(RetaliationFlag).order_by(RetaliationFlag.case_id, RetaliationFlag.number))).all()
+        )
 
 
 async def test_a_retaliation_message_opens_a_flag_for_officer_and_committee(client, browsers, installed, clock):

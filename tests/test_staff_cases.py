@@ -7,7 +7,7 @@ from sqlalchemy import select, text, update
 
 from cases import audit
 from cases.models import AuditEntry, Case, Grant
-from tests.conftest import Reporter
+from tests.conftest import Reporter, case_for, close_the_day
 
 
 async def only_reference(installed) -> str:
@@ -68,6 +68,7 @@ async def test_case_from_receipt_to_closure(client, browsers, installed):
     assert "closed" in final and "No approval of agent fees." in final
     assert (await reporter.open(receipt)).text.count("Closed") >= 1
 
+    await close_the_day(installed.ctx)
     async with installed.ctx.sessions() as session:
         actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
         assert (await audit.verify(session)).ok
@@ -262,6 +263,7 @@ async def test_audit_verify_notices_removed_and_reordered_rows(client, browsers,
 
 async def test_audit_log_page_for_admins_and_the_committee_only(client, browsers, installed):
     await Reporter(client).file()
+    await close_the_day(installed.ctx)
     committee = await browsers(installed.audit_committee)
     page = await committee.get("/staff/audit?verify=1")
     assert page.status_code == 200 and "intact" in page.text and "report.filed" in page.text
@@ -272,11 +274,12 @@ async def test_audit_log_page_for_admins_and_the_committee_only(client, browsers
 async def test_a_files_link_counts_the_cases_own_files_not_every_file_ever_filed(client, browsers, installed):
     """A global file id in the URL would let a reader count, in its gaps, the files of cases hidden from them."""
     reporter = Reporter(client)
-    for name in ("first.txt", "second.txt"):
+    receipts = [
         await reporter.file(files=[("attachments", (name, b"evidence " + name.encode(), "text/plain"))])
+        for name in ("first.txt", "second.txt")
+    ]
     officer = await browsers(installed.compliance_officer)
-    async with installed.ctx.sessions() as session:
-        references = (await session.scalars(select(Case.reference).order_by(Case.id))).all()
+    references = [(await case_for(installed.ctx, receipt)).reference for receipt in receipts]
     for reference, name in zip(references, ("first.txt", "second.txt"), strict=True):
         page = (await officer.get(f"/staff/cases/{reference}")).text
         assert re.findall(rf"/staff/cases/{reference}/attachments/(\d+)", page) == ["1"]

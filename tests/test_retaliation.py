@@ -63,6 +63,31 @@ async def test_a_flag_is_worked_from_open_to_resolved_with_a_record(client, brow
     assert "Demotion reversed, back pay paid." in (await officer.get(f"/staff/cases/{case.reference}")).text
 
 
+async def test_only_the_steps_table_decides_who_works_a_flag_and_when(client, browsers, installed):
+    """An investigator holding the case sees its flag but may not work it: no form, and 403 if
+    they post one; a resolved flag cannot be resolved again (409, and the record stands)."""
+    reporter = Reporter(client)
+    receipt = await reporter.file()
+    await reporter.write(receipt, "Moved to the night shift.", retaliation=True)
+    reference = (await only_case(installed)).reference
+    officer = await browsers(installed.compliance_officer)
+    assert (await officer.post(f"/staff/cases/{reference}/assign", {"assignee": installed.investigator.id})).status_code == 303
+    investigator = await browsers(installed.investigator)
+    listing = (await investigator.get("/staff/flags")).text
+    assert reference in listing and "Take under review" not in listing and "Resolve" not in listing
+    for step in ("review", "resolve"):
+        posted = {"step": step, "resolution": "remedy", "record": "I decide this myself."}
+        assert (await investigator.post(f"/staff/cases/{reference}/flags/1", posted)).status_code == 403
+    assert "Take under review" in (await officer.get("/staff/flags")).text
+    record = {"step": "resolve", "resolution": "remedy", "record": "Shift restored from Monday."}
+    assert (await officer.post(f"/staff/cases/{reference}/flags/1", record)).status_code == 303
+    again = {"step": "resolve", "resolution": "justified_grounds", "record": "Overwriting the record."}
+    assert (await officer.post(f"/staff/cases/{reference}/flags/1", again)).status_code == 409
+    assert (await officer.post(f"/staff/cases/{reference}/flags/1", {"step": "review"})).status_code == 409
+    [flag] = await flags(installed)
+    assert flag.resolution == "remedy"
+
+
 async def protect(officer, reference, employee_id="E-1001", role="reporter"):
     response = await officer.post(
         f"/staff/cases/{reference}/protect", {"employee_id": employee_id, "name": "Pat Protected", "role": role}

@@ -66,10 +66,22 @@ async def granted_case(session: AsyncSession, identity: Identity, reference: str
     In this order: the role must allow the step (``Forbidden``), the staff member
     must hold a grant (``NoSuchCase``), and the case's state must allow it (``WrongStatus``).
     A case filed before staff keys existed gets one now (``upgrade_case``).
+
+    A step that changes the case first locks its row until the transaction ends, and only
+    then reads the case and the grant: two staff acting on one case at once take turns, and
+    the second decides on what the first left (a status moved on: 409; its grant revoked: 404),
+    never on what both read before either wrote. (SQLite's one writer serialises them anyway.)
     """
     steps.check_role(identity.staff.role, step)
+    if steps.STEPS[step].changes:
+        await session.execute(select(Case.id).where(Case.reference == reference).with_for_update())
     row = (
-        await session.execute(select(Case, Grant).join(Grant, _staff_grant(identity.staff.id)).where(Case.reference == reference))
+        await session.execute(
+            select(Case, Grant)
+            .join(Grant, _staff_grant(identity.staff.id))
+            .where(Case.reference == reference)
+            .execution_options(populate_existing=True)
+        )
     ).one_or_none()
     if row is None:
         raise NoSuchCase()

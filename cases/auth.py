@@ -171,7 +171,10 @@ async def _check(
     session: AsyncSession, staff_id: int, derived: PasswordKeys, code: str, now: datetime
 ) -> tuple[str | None, str | None, str | None]:
     """(cookie, state, None) on success, (None, None, reason) on failure; updates the counters."""
-    staff = await session.get_one(Staff, staff_id, with_for_update=True)
+    # Lock the row and read it again: the values loaded before the password check may be stale by
+    # now (another login counted a failure, or used this code), and deciding on them lets ten
+    # parallel guesses count as two, or one code log in twice.
+    staff = await session.get_one(Staff, staff_id, with_for_update=True, populate_existing=True)
     locked = staff.locked_until is not None and _aware(staff.locked_until) > now
     right = secrets.compare_digest(derived.verifier, staff.password_verifier)
     usable = right and staff.active and not locked

@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from .context import Context
 from .models import OutboxMail
@@ -97,8 +97,9 @@ async def send_due(ctx: Context, now: datetime) -> int:
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        claim = now + CLAIM
         for mail in due:
-            mail.claimed_until = now + CLAIM
+            mail.claimed_until = claim
     if not due:
         return 0
 
@@ -119,7 +120,13 @@ async def send_due(ctx: Context, now: datetime) -> int:
         log.warning("mail server unreachable (%s); %d mail(s) will be retried", type(error).__name__, len(due))
         return 0
     try:
-        for mail in due:
+        for index, mail in enumerate(due):
+            # A slow server can outlast the claim: renew it for what is left, so no second
+            # sender takes these mails while this one still works through them. A mail whose
+            # claim another sender took meanwhile (this one stalled past it) is theirs now.
+            claim, ours = await _renew(ctx, [m.id for m in due[index:]], claim)
+            if mail.id not in ours:
+                continue
             try:
                 await client.send_message(_message(mail, settings.mail_from))
             except aiosmtplib.SMTPException as error:
@@ -138,6 +145,21 @@ async def send_due(ctx: Context, now: datetime) -> int:
     with contextlib.suppress(aiosmtplib.SMTPException, OSError):
         await client.quit()
     return sent
+
+
+async def _renew(ctx: Context, ids: list[int], claim: datetime) -> tuple[datetime, set[int]]:
+    """Extend this sender's claim (``claim``, as it set it) on ``ids``; return the new claim and the ids still held."""
+    renewed = ctx.now() + CLAIM
+    if renewed <= claim:
+        return claim, set(ids)
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id.in_(ids), OutboxMail.claimed_until == claim, OutboxMail.sent_at.is_(None))
+            .values(claimed_until=renewed)
+        )
+        held = await session.scalars(select(OutboxMail.id).where(OutboxMail.id.in_(ids), OutboxMail.claimed_until == renewed))
+        return renewed, set(held)
 
 
 async def _failed(ctx: Context, ids: list[int], error: str, now: datetime) -> None:

@@ -22,6 +22,8 @@ class Step:
     when: Callable[[Any, str], bool]
     # Why the case's state refuses the step.
     refusal: str = WrongStatus.detail
+    # A step that changes the case locks it first (see access.granted_case); a read does not.
+    changes: bool = True
 
 
 def _always(case: Case, role: str) -> bool:
@@ -47,8 +49,8 @@ def _close(case: Case, role: str) -> bool:
 
 STEPS: dict[str, Step] = {
     # Reading a case, and what every holder may do with it.
-    "view": Step(CASE_ROLES, _always),
-    "download": Step(CASE_ROLES, _always),
+    "view": Step(CASE_ROLES, _always, changes=False),
+    "download": Step(CASE_ROLES, _always, changes=False),
     "reveal": Step(CASE_ROLES, _always),
     "reply": Step(CASE_ROLES, _always),
     "note": Step(CASE_ROLES, _always),

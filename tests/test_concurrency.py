@@ -1,0 +1,180 @@
+"""Two staff acting on one case at the same moment, through two app instances (two workers,
+each with its own connection pool) on one database: each step locks the case before it
+decides, so the second decides on what the first left.
+
+Each race runs on several cases; before the lock, on PostgreSQL, nearly every one of them
+broke an invariant (two status changes, two investigators holding the key, a 500, a case
+held by nobody)."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from cases.accounts import create_staff
+from cases.models import AuditEntry, Case, Grant, Staff
+from tests.conftest import STAFF_PASSWORD, Reporter, StaffBrowser, case_for, new_app
+
+ROUNDS = 6
+SEE_OTHER, REFUSED = 303, {409, 422}
+
+
+@pytest.fixture
+async def second_app(settings, app, clock):
+    """Another worker of the same installation: its own app, engine and pool; the same clock."""
+    other = new_app(settings)
+    other.state.ctx.clock = clock
+    async with other.router.lifespan_context(other):
+        yield other
+
+
+@pytest.fixture
+async def twins(app, second_app, installed, clock):
+    """A staff member logged in once on each worker."""
+    opened: list[StaffBrowser] = []
+
+    async def open_as(staff, on=app) -> StaffBrowser:
+        browser = StaffBrowser(on, clock, staff.email)
+        assert (await browser.login()).status_code == SEE_OTHER
+        opened.append(browser)
+        return browser
+
+    async def pair(first, second) -> tuple[StaffBrowser, StaffBrowser]:
+        return await open_as(first, app), await open_as(second, second_app)
+
+    yield pair
+    for browser in opened:
+        await browser.aclose()
+
+
+async def new_cases(client, installed, count: int, **fields) -> list[str]:
+    receipts = [await Reporter(client).file(fields or None) for _ in range(count)]
+    return [(await case_for(installed.ctx, receipt)).reference for receipt in receipts]
+
+
+async def holders(installed, reference: str) -> set[int]:
+    async with installed.ctx.sessions() as session:
+        return set(
+            (
+                await session.scalars(
+                    select(Grant.staff_id)
+                    .join(Case, Case.id == Grant.case_id)
+                    .where(Case.reference == reference, Grant.holder == "staff")
+                )
+            ).all()
+        )
+
+
+async def race(first, second):
+    results = await asyncio.gather(first, second)
+    codes = sorted(r.status_code for r in results)
+    assert 500 not in codes, codes
+    return codes
+
+
+async def test_two_acknowledgements_at_once_change_the_status_once(client, installed, twins):
+    one, other = await twins(installed.compliance_officer, installed.compliance_officer)
+    for reference in await new_cases(client, installed, ROUNDS):
+        codes = await race(one.post(f"/staff/cases/{reference}/acknowledge"), other.post(f"/staff/cases/{reference}/acknowledge"))
+        assert codes == [SEE_OTHER, 409]
+        async with installed.ctx.sessions() as session:
+            changes = await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .join(Case, Case.id == AuditEntry.case_id)
+                .where(Case.reference == reference, AuditEntry.action == "status.changed")
+            )
+        assert changes == 1
+
+
+async def test_two_assignments_at_once_leave_one_investigator_holding_the_case(client, installed, twins):
+    async with installed.ctx.sessions() as session:
+        second = await create_staff(
+            session, installed.ctx, email="inv2@example.test", role="investigator", password=STAFF_PASSWORD
+        )
+    one, other = await twins(installed.compliance_officer, installed.compliance_officer)
+    investigators = {installed.investigator.id, second.id}
+    for reference in await new_cases(client, installed, ROUNDS):
+        codes = await race(
+            one.post(f"/staff/cases/{reference}/assign", {"assignee": installed.investigator.id}),
+            other.post(f"/staff/cases/{reference}/assign", {"assignee": second.id}),
+        )
+        assert codes == [SEE_OTHER, SEE_OTHER]  # one after the other: the second replaces the first
+        held = await holders(installed, reference) & investigators
+        async with installed.ctx.sessions() as session:
+            assignee = await session.scalar(select(Case.assignee_id).where(Case.reference == reference))
+        assert held == {assignee}
+
+
+async def test_a_conclusion_racing_an_escalation_is_one_or_the_other(client, installed, twins):
+    officer, twin = await twins(installed.compliance_officer, installed.compliance_officer)
+    finding = {"outcome": "unsubstantiated", "narrative": "Nothing found."}
+    for reference in await new_cases(client, installed, ROUNDS):
+        for step in ("acknowledge", "investigate"):
+            assert (await officer.post(f"/staff/cases/{reference}/{step}")).status_code == SEE_OTHER
+        codes = await race(
+            officer.post(f"/staff/cases/{reference}/conclude", finding),
+            twin.post(f"/staff/cases/{reference}/escalate", {"reason": "the board should see this"}),
+        )
+        assert codes == [SEE_OTHER, 409]
+        async with installed.ctx.sessions() as session:
+            case = await session.scalar(select(Case).where(Case.reference == reference))
+        assert case.status in {"concluded", "escalated"}
+        assert (case.status == "escalated") == (case.escalated_on is not None)
+
+
+async def test_the_last_two_holders_recusing_at_once_leave_one_holding_it(client, installed, twins):
+    officer, member = await twins(installed.compliance_officer, installed.audit_committee)
+    for reference in await new_cases(client, installed, ROUNDS, category="books_records"):  # the CO and the Committee hold it
+        codes = await race(officer.post(f"/staff/cases/{reference}/recuse"), member.post(f"/staff/cases/{reference}/recuse"))
+        assert codes[0] == SEE_OTHER and codes[1] in REFUSED
+        assert len(await holders(installed, reference)) == 1
+
+
+async def test_a_take_over_racing_an_assignment_leaves_no_officer_or_their_investigator(client, installed, twins):
+    member, officer = await twins(installed.audit_committee, installed.compliance_officer)
+    async with installed.ctx.sessions() as session:
+        outside = await create_staff(
+            session, installed.ctx, email="counsel@example.test", role="investigator", password=STAFF_PASSWORD
+        )
+    for reference in await new_cases(client, installed, ROUNDS, category="books_records"):
+        await race(
+            member.post(f"/staff/cases/{reference}/take-over", {"assignee": outside.id}),
+            officer.post(f"/staff/cases/{reference}/assign", {"assignee": installed.investigator.id}),
+        )
+        async with installed.ctx.sessions() as session:
+            case = await session.scalar(select(Case).where(Case.reference == reference))
+            roles = dict((await session.execute(select(Staff.id, Staff.role))).all())
+        held = await holders(installed, reference)
+        if case.assignee_id == outside.id:  # the take-over came second, or the assignment found no grant
+            assert installed.investigator.id not in held and installed.compliance_officer.id not in held
+        assert all(roles[s] == "audit_committee" or s in (case.assignee_id, installed.compliance_officer.id) for s in held)
+
+
+async def test_ten_wrong_passwords_at_once_all_count_and_lock_the_account(app, second_app, installed, clock):
+    """The login locked the staff row but decided on the values it had loaded before: ten guesses at
+    once counted as two to four, and the account stayed open."""
+    guessers = [StaffBrowser(app if n % 2 else second_app, clock, installed.investigator.email) for n in range(10)]
+    forms = [
+        {"email": installed.investigator.email, "password": f"guess number {n}", "csrf_token": await b.token()}
+        for n, b in enumerate(guessers)
+    ]
+    responses = await asyncio.gather(*(b.client.post("/staff/login", data=f) for b, f in zip(guessers, forms, strict=True)))
+    assert [r.status_code for r in responses] == [401] * 10
+    async with installed.ctx.sessions() as session:
+        staff = await session.get_one(Staff, installed.investigator.id)
+    assert staff.failed_logins == 10 and staff.locked_until is not None
+    for browser in guessers:
+        await browser.aclose()
+
+
+async def test_one_code_sent_twice_at_once_logs_in_once(app, second_app, installed, clock):
+    enrolled = StaffBrowser(app, clock, installed.investigator.email)
+    assert (await enrolled.login()).status_code == SEE_OTHER  # enrols the authenticator
+    pair = [StaffBrowser(app, clock, enrolled.email), StaffBrowser(second_app, clock, enrolled.email)]
+    code = enrolled.code()
+    forms = [{"email": enrolled.email, "password": STAFF_PASSWORD, "code": code, "csrf_token": await b.token()} for b in pair]
+    responses = await asyncio.gather(*(b.client.post("/staff/login", data=f) for b, f in zip(pair, forms, strict=True)))
+    assert sorted(r.status_code for r in responses) == [SEE_OTHER, 401]
+    for browser in [enrolled, *pair]:
+        await browser.aclose()

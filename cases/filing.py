@@ -174,7 +174,12 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
         reader_roles.add("audit_committee")
 
     async with session.begin():
-        readers = await session.scalars(select(Staff).where(Staff.role.in_(reader_roles), Staff.active.is_(True)))
+        # FOR SHARE: a recovery giving one of them a new key pair (recovery.py locks the row to
+        # write it) waits for this filing, then re-grants this case too; or this filing waits
+        # for the recovery and seals to the new key. Never to a key just discarded.
+        readers = await session.scalars(
+            select(Staff).where(Staff.role.in_(reader_roles), Staff.active.is_(True)).with_for_update(read=True)
+        )
         grants = [
             Grant(
                 holder="staff",

@@ -47,6 +47,8 @@ async def grant_to(
         implicated.overridden = True
     if await session.scalar(select(Grant.id).where(Grant.case_id == case.id, Grant.staff_id == staff.id)) is not None:
         return False
+    # Seal to the key the grantee has now, and keep it so until this commits (see filing.py).
+    await session.refresh(staff, ["public_key"], with_for_update={"read": True})
     session.add(staff_grant(case.id, case_keys, staff))
     await audit.record(
         session,

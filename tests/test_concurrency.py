@@ -178,3 +178,32 @@ async def test_one_code_sent_twice_at_once_logs_in_once(app, second_app, install
     assert sorted(r.status_code for r in responses) == [SEE_OTHER, 401]
     for browser in [enrolled, *pair]:
         await browser.aclose()
+
+
+async def test_a_recovery_while_reports_arrive_leaves_every_case_readable_with_the_new_key(client, installed):
+    """Reports filed while `speakup recover` re-keyed the Compliance Officer were sealed to the key
+    it had just discarded. Filing holds a share lock on its readers' rows, so a recovery waits for
+    it (and re-grants that case too), or the filing waits and seals to the new key."""
+    from cases.accounts import unlock
+    from cases.recovery import recover_staff
+    from crypto import keys
+
+    ctx = installed.ctx
+    filings = [Reporter(client).file() for _ in range(16)]
+
+    async def recover():
+        await asyncio.sleep(0.01)  # once some filings are under way
+        async with ctx.sessions() as session:
+            return await recover_staff(
+                session, ctx, installed.compliance_officer.email, installed.recovery_key, "a new long passphrase"
+            )
+
+    await asyncio.gather(*filings, recover())
+    async with ctx.sessions() as session:
+        staff = await session.get_one(Staff, installed.compliance_officer.id)
+        grants = (await session.scalars(select(Grant).where(Grant.staff_id == staff.id))).all()
+    private = await unlock(ctx, staff, "a new long passphrase")
+    assert len(grants) == 16
+    for grant in grants:  # every one opens with the new key
+        keys.open_grant(grant.sealed_key, private)
+        keys.open_grant(grant.staff_sealed_key, private)

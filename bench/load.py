@@ -148,7 +148,6 @@ async def main(args: argparse.Namespace) -> None:
         "SPEAKUP_DATABASE_URL": url,
         "SPEAKUP_DATA_DIR": directory,
         "SPEAKUP_WORKER_IN_APP": "false",
-        "SPEAKUP_RECEIPT_FAILURES_PER_MINUTE": "1000000",
     }
     server, base = start(env, args.workers)
     try:

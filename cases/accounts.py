@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 
 from nacl.public import PrivateKey
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import CryptoError, keys
@@ -18,7 +18,7 @@ from .context import Context
 from .errors import InvalidInput
 from .grants import unheld_cases
 from .identity import Identity
-from .models import Case, Grant, Staff, StaffSession
+from .models import Case, Grant, Staff, StaffDevice, StaffSession
 from .vocabulary import ACCOUNT_MANAGERS, CASE_ROLES, RECEIVING_ROLES, ROLES
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -95,6 +95,7 @@ async def update_staff(
     active: bool | None = None,
     role: str | None = None,
     reset_second_factor: bool = False,
+    unlock: bool = False,
 ) -> int:
     """An administrator's changes to an account. Any change ends the account's sessions. Commits.
 
@@ -133,6 +134,12 @@ async def update_staff(
                 raise InvalidInput(
                     fields={"staff": "Some of this account's cases would be left with no active reader: hand them over first."}
                 )
+        if unlock:  # the account's and its browsers' login locks (cases/throttle.py)
+            staff.failed_logins, staff.locked_until = 0, None
+            await session.execute(
+                update(StaffDevice).where(StaffDevice.staff_id == staff.id).values(failures=0, locked_until=None)
+            )
+            changes.append("login locks lifted")
         if reset_second_factor:
             staff.totp_box, staff.totp_last_step = None, None
             changes.append("second factor reset")
@@ -190,13 +197,14 @@ async def set_digest(session: AsyncSession, identity: Identity, wanted: bool) ->
 async def change_account(
     session: AsyncSession, ctx: Context, actor: Identity, staff_id: int, change: str, *, role: str = ""
 ) -> int:
-    """One change an administrator picks on the accounts page: disable, enable, reset_second_factor or role.
+    """One change an administrator picks on the accounts page: disable, enable, unlock, reset_second_factor or role.
     Commits; returns how many case grants the account gave up."""
     require_role(actor, ACCOUNT_MANAGERS)
     options: dict[str, dict] = {
         "disable": {"active": False},
         "enable": {"active": True},
         "reset_second_factor": {"reset_second_factor": True},
+        "unlock": {"unlock": True},
         "role": {"role": role},
     }
     if change not in options:

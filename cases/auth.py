@@ -11,8 +11,9 @@ cookie, would otherwise open the staff private key.
 
 Failures answer with one generic error after the same Argon2id work as a
 success, whether the account exists, is locked, disabled, or the code is
-wrong. Attempts are limited per account (in the database) and overall (in
-memory, per process); no client address is kept for either.
+wrong. Attempts are limited per browser that has logged in before (its
+device cookie), else per account and across the site, all in the database
+(``throttle.py``); no client address is kept for any of them.
 """
 
 import base64
@@ -33,17 +34,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import keys
 from crypto.kdf import SALT_BYTES, PasswordKeys
 
-from . import audit, notifications
+from . import audit, notifications, throttle
 from .context import Context
 from .errors import InvalidInput, SpeakupError
 from .identity import Identity
-from .models import Staff, StaffSession
+from .models import Staff, StaffDevice, StaffSession
 
 MIN_PASSWORD = 12
 IDLE_TIMEOUT = timedelta(minutes=30)
 # A session ends this long after login, even if it was used a minute ago.
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 FAILURES_BEFORE_LOCK = 5
+# A device cookie lasts this long from its last login (and so does its row).
+DEVICE_LIFETIME = timedelta(days=180)
 MAX_LOCK = timedelta(hours=1)
 # last_seen_at is written at most this often, not on every request.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -121,6 +124,27 @@ async def _open_session(session: AsyncSession, staff: Staff, state: str, payload
     return f"{ident}.{base64.urlsafe_b64encode(secret).decode().rstrip('=')}"
 
 
+@dataclass(frozen=True)
+class LoggedIn:
+    cookie: str  # the session cookie's value
+    state: str  # "active", or "enrolling" a second factor
+    device: str | None  # a new device cookie's value, for a browser that had none for this account
+
+
+def _hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _locked(until: datetime | None, now: datetime) -> bool:
+    return until is not None and _aware(until) > now
+
+
+def _lock_after(failures: int, now: datetime) -> datetime | None:
+    if failures < FAILURES_BEFORE_LOCK:
+        return None
+    return now + min(timedelta(minutes=1) * 2 ** (failures - FAILURES_BEFORE_LOCK), MAX_LOCK)
+
+
 async def login(
     session: AsyncSession,
     ctx: Context,
@@ -129,75 +153,114 @@ async def login(
     code: str,
     now: datetime,
     previous_cookie: str | None = None,
-) -> tuple[str, str]:
-    """Check the credentials; return (cookie value, "active" or "enrolling"). Commits.
+    device_cookie: str | None = None,
+) -> LoggedIn:
+    """Check the credentials. Commits.
 
-    The session the browser held before (``previous_cookie``) ends: a login
-    always starts a new session id. Raises ``LoginFailed`` (generic) or ``TooManyLogins``.
+    The attempt is counted before its Argon2id run, against the allowance of the browser's
+    device cookie if it holds one for this account, else against the account's and the site's
+    (``throttle.py``), and given back if it succeeds. The session the browser held before
+    (``previous_cookie``) ends: a login always starts a new session id. Raises ``LoginFailed``
+    (generic) or ``TooManyLogins``.
     """
-    ctx.login_limiter.check()
     email = email.strip().lower()
     async with session.begin():
         # No address holds a NUL (and PostgreSQL refuses one in a query): an unknown account, at the same cost.
-        staff = None if "\x00" in email else await session.scalar(select(Staff).where(Staff.email == email))
+        staff = None if "\x00" in email else await session.scalar(select(Staff).where(Staff.email == email).with_for_update())
+        device = None
+        if staff is not None and device_cookie:
+            device = await session.scalar(
+                select(StaffDevice)
+                .where(StaffDevice.token_hash == _hash(device_cookie), StaffDevice.staff_id == staff.id)
+                .with_for_update()
+            )
+        refused = await _reserve(session, ctx, staff, device, now)
     derived = await ctx.kdf.password(password, staff.password_salt if staff else _DUMMY_SALT)
 
     async with session.begin():
-        cookie: str | None
-        state: str | None
-        failure: str | None
+        result: LoggedIn | None = None
         if staff is None:
-            cookie, state, failure = None, None, "unknown account"
+            failure = "unknown account"
         else:
-            cookie, state, failure = await _check(session, staff.id, derived, code, now)
-        if failure:
-            ctx.login_limiter.failed()
+            result, failure = await _check(session, staff.id, device.id if device else None, derived, code, now, refused)
+        if result is None:
             await audit.record(session, "login.failed", actor_id=staff.id if staff else None, detail=failure, at=now)
         else:
             assert staff is not None  # a failure otherwise
-            await audit.record(session, "login" if state == "active" else "login.enrolling", actor_id=staff.id, at=now)
+            await audit.record(session, "login" if result.state == "active" else "login.enrolling", actor_id=staff.id, at=now)
+            if device is None:
+                await throttle.give_back(session, "login", now)
             previous = _token_parts(previous_cookie) if previous_cookie else None
             if previous is not None:
                 await session.execute(delete(StaffSession).where(StaffSession.token_hash == previous[0]))
-    if failure or cookie is None or state is None:
+    if result is None:
         raise LoginFailed()
     # Opportunistically, in a transaction of its own (it takes no lock the login holds).
     async with session.begin():
         await purge_expired_sessions(session, now)
-    return cookie, state
+    return result
+
+
+def _new_device(session: AsyncSession, staff: Staff, now: datetime) -> str:
+    """This browser proved the password and the code: from now on it has its own allowance. Returns its cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(StaffDevice(staff_id=staff.id, token_hash=_hash(token), failures=0, last_used_at=now))
+    return token
+
+
+async def _reserve(session: AsyncSession, ctx: Context, staff: Staff | None, device: StaffDevice | None, now: datetime) -> str:
+    """Count this attempt against its allowance, inside the caller's transaction. Returns "locked"
+    if that allowance is locked now (the attempt then fails whatever it holds), else ""."""
+    if device is not None:
+        if _locked(device.locked_until, now):
+            return "locked"
+        device.failures += 1  # the attempt that uses up the allowance locks it at once, for those in flight
+        device.locked_until = _lock_after(device.failures, now) or device.locked_until
+        return ""
+    await throttle.reserve(session, "login", ctx.settings.login_failures_per_minute, now)
+    if staff is None:
+        return ""
+    if _locked(staff.locked_until, now):
+        return "locked"
+    staff.failed_logins += 1
+    staff.locked_until = _lock_after(staff.failed_logins, now) or staff.locked_until
+    return ""
 
 
 async def _check(
-    session: AsyncSession, staff_id: int, derived: PasswordKeys, code: str, now: datetime
-) -> tuple[str | None, str | None, str | None]:
-    """(cookie, state, None) on success, (None, None, reason) on failure; updates the counters."""
-    # Lock the row and read it again: the values loaded before the password check may be stale by
-    # now (another login counted a failure, or used this code), and deciding on them lets ten
-    # parallel guesses count as two, or one code log in twice.
+    session: AsyncSession, staff_id: int, device_id: int | None, derived: PasswordKeys, code: str, now: datetime, refused: str
+) -> tuple[LoggedIn | None, str]:
+    """(the login, "") on success, (None, reason) on failure; settles the attempt's count."""
+    # Lock the rows and read them again: values loaded before the Argon2id run may be stale by
+    # now (another login used this code, or locked the account meanwhile).
     staff = await session.get_one(Staff, staff_id, with_for_update=True, populate_existing=True)
-    locked = staff.locked_until is not None and _aware(staff.locked_until) > now
+    device = await session.get(StaffDevice, device_id, with_for_update=True, populate_existing=True) if device_id else None
     right = secrets.compare_digest(derived.verifier, staff.password_verifier)
-    usable = right and staff.active and not locked
+    usable = right and staff.active and not refused
 
+    result = None
     if usable and staff.totp_box is None:  # first login, or after a reset: enrol a second factor
         payload = {"wrapping_key": derived.wrapping_key.hex(), "totp": new_totp_secret()}
-        return await _open_session(session, staff, "enrolling", payload, now), "enrolling", None
-
-    step = None
-    if usable and staff.totp_box is not None:
+        result = LoggedIn(await _open_session(session, staff, "enrolling", payload, now), "enrolling", None)
+    elif usable:
+        assert staff.totp_box is not None
         totp_secret = SecretBox(derived.wrapping_key).decrypt(staff.totp_box).decode()
         step = _accepted_step(totp_secret, code, now, staff.totp_last_step)
-    if step is None:
-        staff.failed_logins += 1
-        if staff.failed_logins >= FAILURES_BEFORE_LOCK:
-            extra = staff.failed_logins - FAILURES_BEFORE_LOCK
-            staff.locked_until = now + min(timedelta(minutes=1) * 2**extra, MAX_LOCK)
-        reason = "locked" if locked else "disabled" if not staff.active else "password" if not right else "code"
-        return None, None, reason
+        if step is not None:
+            staff.totp_last_step = step
+            private = keys.unwrap(staff.wrapped_private_key, derived.wrapping_key)
+            cookie = await _open_session(session, staff, "active", {"private_key": bytes(private).hex()}, now)
+            result = LoggedIn(cookie, "active", None if device else _new_device(session, staff, now))
 
-    staff.failed_logins, staff.locked_until, staff.totp_last_step = 0, None, step
-    private = keys.unwrap(staff.wrapped_private_key, derived.wrapping_key)
-    return await _open_session(session, staff, "active", {"private_key": bytes(private).hex()}, now), "active", None
+    trusted = device_id is not None  # whose allowance the attempt was counted against
+    if result is None:  # it stays counted (and, past the allowance, locked: see _reserve)
+        return None, refused or ("disabled" if not staff.active else "password" if not right else "code")
+    if trusted:
+        assert device is not None
+        device.failures, device.locked_until, device.last_used_at = 0, None, now
+    else:
+        staff.failed_logins, staff.locked_until = 0, None
+    return result, ""
 
 
 def _aware(moment: datetime) -> datetime:
@@ -216,6 +279,10 @@ async def purge_expired_sessions(session: AsyncSession, now: datetime) -> int:
         delete(StaffSession)
         .where(or_(StaffSession.last_seen_at < now - IDLE_TIMEOUT, StaffSession.created_at < now - ABSOLUTE_LIFETIME))
         .execution_options(synchronize_session=False)
+    )
+    # A browser not used for months is no longer one the staff member uses.
+    await session.execute(
+        delete(StaffDevice).where(StaffDevice.last_used_at < now - DEVICE_LIFETIME).execution_options(synchronize_session=False)
     )
     return cast(CursorResult, result).rowcount
 
@@ -263,8 +330,9 @@ async def current_enrolment(session: AsyncSession, cookie: str | None, now: date
     return Enrolment(staff, payload["totp"])
 
 
-async def confirm_enrolment(session: AsyncSession, cookie: str, code: str, now: datetime) -> str:
-    """Check the first code; store the TOTP secret; replace the session with an active one. Commits."""
+async def confirm_enrolment(session: AsyncSession, cookie: str, code: str, now: datetime) -> LoggedIn:
+    """Check the first code; store the TOTP secret; replace the session with an active one, and
+    make this browser a known one (it proved the password and the code). Commits."""
     async with session.begin():
         loaded = await _load(session, cookie, now)
         if loaded is None or loaded[0].state != "enrolling":
@@ -279,9 +347,10 @@ async def confirm_enrolment(session: AsyncSession, cookie: str, code: str, now: 
         staff.totp_last_step = step
         await session.delete(row)
         new_cookie = await _open_session(session, staff, "active", {"private_key": bytes(private).hex()}, now)
+        device = _new_device(session, staff, now)
         await audit.record(session, "totp.enrolled", actor_id=staff.id, at=now)
         await audit.record(session, "login", actor_id=staff.id, at=now)
-    return new_cookie
+    return LoggedIn(new_cookie, "active", device)
 
 
 async def logout(session: AsyncSession, cookie: str | None, now: datetime) -> None:

@@ -15,7 +15,6 @@ from .errors import NotInitialised
 from .kdf_pool import KdfPool
 from .models import Installation
 from .settings import Settings
-from .throttle import FailureLimiter, TooManyLogins, TooManyReceipts
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,6 @@ class Context:
         self.kdf = KdfPool(settings.argon2, settings.argon2_concurrency)
         # The clock staff-side steps and the limits read; tests give the context a clock they can move.
         self.clock = lambda: datetime.now(UTC)
-        seconds = lambda: self.clock().timestamp()  # noqa: E731
-        self.login_limiter = FailureLimiter(settings.login_failures_per_minute, TooManyLogins, seconds)
-        self.receipt_limiter = FailureLimiter(settings.receipt_failures_per_minute, TooManyReceipts, seconds)
         self._installation: InstallationKeys | None = None
 
     def now(self) -> datetime:

@@ -11,6 +11,7 @@ class SpeakupError(Exception):
     status = 400
     code = "bad_request"
     detail = "The request could not be understood."
+    retry_after: int | None = None  # seconds, for a refusal that passes (a 503, say)
 
     def __init__(self, detail: str | None = None, *, fields: dict[str, str] | None = None) -> None:
         super().__init__(detail or self.detail)

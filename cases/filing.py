@@ -160,7 +160,7 @@ async def file_report(session: AsyncSession, ctx: Context, draft: ReportDraft, u
     # The slow work (Argon2id, encryption) happens before the transaction,
     # so the write lock is held for inserts only.
     receipt = receipts.new_receipt()
-    reporter = await ctx.kdf.receipt(receipts.normalise(receipt), installation.receipt_salt)
+    reporter = await ctx.kdf.receipt(receipts.normalise(receipt), installation.receipt_salt, may_refuse=False)
     case_key, staff_key = keys.new_key_pair(), keys.new_key_pair()
     public, staff_public = case_key.public_key, staff_key.public_key
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)

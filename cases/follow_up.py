@@ -85,14 +85,8 @@ async def _derive(ctx: Context, receipt: str) -> ReceiptKeys:
         normalised = receipts.normalise(receipt)
     except receipts.MalformedReceipt:
         raise InvalidReceipt() from None
-    ctx.receipt_limiter.check()
     installation = await ctx.installation()
     return await ctx.kdf.receipt(normalised, installation.receipt_salt)
-
-
-def _unknown(ctx: Context) -> UnknownReceipt:
-    ctx.receipt_limiter.failed()
-    return UnknownReceipt()
 
 
 def _attachment_info(case_key, attachments) -> list[AttachmentInfo]:
@@ -126,7 +120,7 @@ async def read_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Mai
             ).all()
         )
     if case is None:
-        raise _unknown(ctx)
+        raise UnknownReceipt()
     case_key = keys.open_grant(case.grants[0].sealed_key, reporter.private_key)
     messages = [
         ThreadMessage(
@@ -186,7 +180,7 @@ async def send_reporter_message(
             await session.execute(select(Case.id, Case.public_key).where(Case.receipt_lookup == reporter.lookup_id))
         ).one_or_none()
     if found is None:
-        raise _unknown(ctx)
+        raise UnknownReceipt()
     case_id, public = found.id, PublicKey(found.public_key)
     # Encrypt before the write transaction, so the write lock waits on no file.
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)
@@ -217,7 +211,7 @@ async def answer_check_in(
     async with session.begin():
         case_id = await session.scalar(select(Case.id).where(Case.receipt_lookup == reporter.lookup_id))
         if case_id is None:
-            raise _unknown(ctx)
+            raise UnknownReceipt()
         pending = (await session.scalars(select(CheckIn).where(CheckIn.case_id == case_id, CheckIn.answered_on.is_(None)))).all()
         if check_in_id not in {c.id for c in pending}:
             raise InvalidInput(fields={"check_in": "This question has been answered already."})

@@ -131,6 +131,33 @@ class StaffSession(Base):
     __table_args__ = (CheckConstraint(_in("state", SESSION_STATES), name="state"),)
 
 
+class StaffDevice(Base):
+    """A browser a staff member has logged in from (password and code): its cookie gives it an
+    allowance of its own, so that guesses from elsewhere, which lock the account for new
+    browsers, cannot keep out someone with the password, the code and their usual browser
+    (OWASP, "Slow Down Online Guessing Attacks with Device Cookies")."""
+
+    __tablename__ = "staff_devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RateWindow(Base):
+    """A limit shared by every process: attempts of one kind in the current minute.
+
+    Reserved before the expensive work (an Argon2id run) under a row lock, so requests
+    arriving together cannot all pass a check made before any of them was counted."""
+
+    __tablename__ = "rate_windows"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Case(Base):
     __tablename__ = "cases"
     id: Mapped[int] = random_key_column()

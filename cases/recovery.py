@@ -21,7 +21,7 @@ from .context import Context
 from .errors import InvalidInput
 from .exclusion import implicated_clause
 from .grants import open_recovery_grant, staff_grant, unheld_cases
-from .models import Case, Grant, Installation, Staff, StaffSession
+from .models import Case, Grant, Installation, Staff, StaffDevice, StaffSession
 
 
 async def recover_staff(session: AsyncSession, ctx: Context, email: str, recovery_key: PrivateKey, new_password: str) -> int:
@@ -58,6 +58,9 @@ async def recover_staff(session: AsyncSession, ctx: Context, email: str, recover
         staff.totp_box = staff.totp_last_step = None
         staff.failed_logins, staff.locked_until = 0, None
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
+        await session.execute(
+            delete(StaffDevice).where(StaffDevice.staff_id == staff.id)
+        )  # a new start: no old browser's allowance
         await audit.record(
             session,
             "password.recovered",

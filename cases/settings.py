@@ -52,11 +52,9 @@ class Settings:
     acknowledge_days: int = 7
     feedback_months: int = 3
     organisation: str = "Lantronix, Inc."
-    # Failed staff logins per minute, all accounts together, before every
-    # login is refused for a while (per process; accounts also lock alone).
+    # Failed staff logins per minute from browsers without a device cookie, all accounts
+    # together (in the database, shared by every process), before such logins wait a minute.
     login_failures_per_minute: int = 30
-    # Unknown receipts per minute, site-wide, before every receipt lookup waits a minute.
-    receipt_failures_per_minute: int = 120
     # Reports in these categories are granted to the Audit Committee as well
     # as the Compliance Officer (its duty for accounting complaints).
     audit_committee_categories: tuple[str, ...] = ("books_records", "internal_controls")
@@ -114,7 +112,6 @@ class Settings:
             "feedback_months": int,
             "organisation": str,
             "login_failures_per_minute": int,
-            "receipt_failures_per_minute": int,
             "audit_committee_categories": _list,
             "hr_match_key": _key,
             "hr_api_token": str,

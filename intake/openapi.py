@@ -5,8 +5,8 @@ from typing import NamedTuple
 from cases.errors import InvalidInput, InvalidReceipt, NotInitialised, SpeakupError, TooLarge, UnknownReceipt
 from cases.filing import FOREIGN_OFFICIAL, IDENTITY_FIELDS, TEXT_FIELDS
 from cases.follow_up import MAX_MESSAGE, REPORTER_STATUS
+from cases.kdf_pool import Busy
 from cases.retaliation import NotConfigured
-from cases.throttle import TooManyReceipts
 from cases.vocabulary import CATEGORIES, RETALIATION_FORMS
 from crypto.receipts import MAX_TYPED
 from web.bodies import MAX_ID
@@ -40,7 +40,7 @@ BODY_ERRORS = (
 RECEIPT_ERRORS = (
     _of(InvalidReceipt, "the receipt is not 16 letters and digits"),
     _of(UnknownReceipt, "no report has this receipt"),
-    _of(TooManyReceipts, "too many wrong receipts on the whole site in the last minute; wait a minute"),
+    _of(Busy, "the server is checking too many receipts at once; try again after Retry-After seconds, nothing was lost"),
 )
 # The HR API (the staff face's machine API, described here so /api/v1 has one document).
 HR_ERRORS = (

@@ -13,7 +13,7 @@ from cases.errors import InvalidInput, InvalidReceipt, SpeakupError, TooLarge, U
 from cases.filing import TEXT_FIELDS, file_report, parse_report
 from cases.follow_up import answer_check_in as mailbox_answer_check_in
 from cases.follow_up import read_mailbox, send_reporter_message
-from cases.throttle import TooManyReceipts
+from cases.kdf_pool import Busy
 from crypto.receipts import MAX_TYPED
 from web.bodies import SubmittedForm, as_id, check_oversize, read_form
 from web.csrf import CSRF_FIELD, check_cross_site, check_csrf
@@ -22,7 +22,7 @@ from web.render import render
 
 HONEYPOT = "website"
 # Answered with the receipt form again, and what was wrong.
-RECEIPT_PROBLEMS = (InvalidReceipt, UnknownReceipt, TooManyReceipts)
+RECEIPT_PROBLEMS = (InvalidReceipt, UnknownReceipt, Busy)
 
 
 def _limits(request: Request) -> dict:
@@ -94,14 +94,22 @@ async def submit_report(request: Request) -> Response:
     return render(request, "intake/receipt.html", {"receipt": receipt})
 
 
-def _login_page(request: Request, receipt: str = "", error: SpeakupError | None = None) -> Response:
-    # What was typed comes back to be corrected, unless it is too long to be a receipt at all.
-    return render(
+def _login_page(request: Request, receipt: str = "", error: SpeakupError | None = None, unsent: str = "") -> Response:
+    # What was typed comes back to be corrected, unless it is too long to be a receipt at all;
+    # and a message that could not be sent (the server was busy, say) is shown to be sent again.
+    page = render(
         request,
         "intake/follow_up_login.html",
-        {"receipt": receipt if len(receipt) <= MAX_TYPED else "", "problem": error.detail if error else None},
+        {
+            "receipt": receipt if len(receipt) <= MAX_TYPED else "",
+            "problem": error.detail if error else None,
+            "unsent": unsent,
+        },
         status_code=error.status if error else 200,
     )
+    if error is not None and error.retry_after:
+        page.headers["retry-after"] = str(error.retry_after)
+    return page
 
 
 async def follow_up_form(request: Request) -> Response:
@@ -156,7 +164,7 @@ async def send_message(request: Request) -> Response:
                 today=ctx.today(),
             )
     except RECEIPT_PROBLEMS as error:
-        return _login_page(request, receipt, error)
+        return _login_page(request, receipt, error, unsent=form.get("body") or "")
     except (InvalidInput, TooLarge, CsrfFailed) as error:
         return await _mailbox_page(request, receipt, values=form.fields, error=error)
     return await _mailbox_page(request, receipt, notice="Your message was sent.")

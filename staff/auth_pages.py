@@ -18,7 +18,7 @@ from web.csrf import CSRF_FIELD, check_csrf
 from web.render import render
 
 from .guard import staff_page
-from .session import clear_session_cookie, now, session_cookie, set_session_cookie
+from .session import clear_session_cookie, device_cookie, now, session_cookie, set_device_cookie, set_session_cookie
 
 
 def _redirect(request: Request, name: str) -> RedirectResponse:
@@ -36,7 +36,7 @@ async def login(request: Request) -> Response:
     try:
         check_csrf(request, form.get(CSRF_FIELD))
         async with ctx.sessions() as session:
-            cookie, state = await auth.login(
+            logged_in = await auth.login(
                 session,
                 ctx,
                 email,
@@ -44,12 +44,18 @@ async def login(request: Request) -> Response:
                 str(form.get("code", "")),
                 now(request),
                 previous_cookie=session_cookie(request),
+                device_cookie=device_cookie(request),
             )
     except SpeakupError as error:
-        return render(request, "staff/login.html", {"email": email, "problem": error.detail}, status_code=error.status)
+        page = render(request, "staff/login.html", {"email": email, "problem": error.detail}, status_code=error.status)
+        if error.retry_after:
+            page.headers["retry-after"] = str(error.retry_after)
+        return page
     # A new session id at every login: a cookie planted before login is worth nothing after it.
-    response = _redirect(request, "staff:enrol" if state == "enrolling" else "staff:cases")
-    set_session_cookie(request, response, cookie)
+    response = _redirect(request, "staff:enrol" if logged_in.state == "enrolling" else "staff:cases")
+    set_session_cookie(request, response, logged_in.cookie)
+    if logged_in.device:
+        set_device_cookie(request, response, logged_in.device)
     return response
 
 
@@ -82,11 +88,15 @@ async def enrol(request: Request) -> Response:
     try:
         check_csrf(request, form.get(CSRF_FIELD))
         async with ctx.sessions() as session:
-            cookie = await auth.confirm_enrolment(session, session_cookie(request) or "", str(form.get("code", "")), now(request))
+            logged_in = await auth.confirm_enrolment(
+                session, session_cookie(request) or "", str(form.get("code", "")), now(request)
+            )
     except InvalidInput as error:
         return await _enrolment_page(request, error.fields.get("code", error.detail), error.status)
     response = _redirect(request, "staff:cases")
-    set_session_cookie(request, response, cookie)
+    set_session_cookie(request, response, logged_in.cookie)
+    if logged_in.device:
+        set_device_cookie(request, response, logged_in.device)
     return response
 
 

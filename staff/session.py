@@ -5,7 +5,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cases.auth import current_identity
+from cases.auth import DEVICE_LIFETIME, current_identity
 from cases.identity import Identity
 from web.errors import NotLoggedIn
 
@@ -28,6 +28,27 @@ def set_session_cookie(request: Request, response: Response, value: str) -> None
     response.set_cookie(
         cookie_name(request),
         value,
+        path="/",
+        secure=request.app.state.ctx.settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def device_cookie_name(request: Request) -> str:
+    return "__Host-speakup-device" if request.app.state.ctx.settings.secure_cookies else "speakup-device"
+
+
+def device_cookie(request: Request) -> str | None:
+    return request.cookies.get(device_cookie_name(request))
+
+
+def set_device_cookie(request: Request, response: Response, value: str) -> None:
+    """The browser's device cookie (cases/throttle.py): kept across visits, as long as the server keeps its row."""
+    response.set_cookie(
+        device_cookie_name(request),
+        value,
+        max_age=int(DEVICE_LIFETIME.total_seconds()),
         path="/",
         secure=request.app.state.ctx.settings.secure_cookies,
         httponly=True,

@@ -34,6 +34,8 @@ PLAIN_COLUMNS = {
         "created_at",
     },
     "staff_sessions": {"id", "token_hash", "staff_id", "state", "created_at", "last_seen_at"},
+    "staff_devices": {"id", "staff_id", "token_hash", "failures", "locked_until", "last_used_at"},
+    "rate_windows": {"name", "window_start", "used"},
     "cases": {
         "id",
         "reference",

@@ -151,9 +151,10 @@ async def test_a_take_over_racing_an_assignment_leaves_no_officer_or_their_inves
         assert all(roles[s] == "audit_committee" or s in (case.assignee_id, installed.compliance_officer.id) for s in held)
 
 
-async def test_ten_wrong_passwords_at_once_all_count_and_lock_the_account(app, second_app, installed, clock):
+async def test_ten_wrong_passwords_at_once_get_five_tries_and_lock_the_account(app, second_app, installed, clock):
     """The login locked the staff row but decided on the values it had loaded before: ten guesses at
-    once counted as two to four, and the account stayed open."""
+    once counted as two to four, and the account stayed open. Each attempt is now counted before
+    its Argon2id run: five are tried, the other five are refused as locked, and the account is."""
     guessers = [StaffBrowser(app if n % 2 else second_app, clock, installed.investigator.email) for n in range(10)]
     forms = [
         {"email": installed.investigator.email, "password": f"guess number {n}", "csrf_token": await b.token()}
@@ -163,7 +164,10 @@ async def test_ten_wrong_passwords_at_once_all_count_and_lock_the_account(app, s
     assert [r.status_code for r in responses] == [401] * 10
     async with installed.ctx.sessions() as session:
         staff = await session.get_one(Staff, installed.investigator.id)
-    assert staff.failed_logins == 10 and staff.locked_until is not None
+    assert staff.failed_logins == 5 and staff.locked_until is not None
+    async with installed.ctx.sessions() as session:
+        reasons = (await session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "login.failed"))).all()
+    assert sorted(reasons) == ["locked"] * 5 + ["password"] * 5
     for browser in guessers:
         await browser.aclose()
 
@@ -207,3 +211,32 @@ async def test_a_recovery_while_reports_arrive_leaves_every_case_readable_with_t
     for grant in grants:  # every one opens with the new key
         keys.open_grant(grant.sealed_key, private)
         keys.open_grant(grant.staff_sealed_key, private)
+
+
+async def test_the_site_wide_login_limit_is_shared_and_spares_known_browsers(app, second_app, installed, clock):
+    """The limit was per process (two workers let twice as many through) and refused every login
+    once junk filled it. It is counted in the database, and a browser that has logged in to its
+    account before is not subject to it."""
+    from dataclasses import replace
+
+    for worker in (app, second_app):
+        worker.state.ctx.settings = replace(worker.state.ctx.settings, login_failures_per_minute=3)
+    officer = StaffBrowser(app, clock, installed.compliance_officer.email)
+    assert (await officer.login()).status_code == SEE_OTHER  # enrols; no device cookie yet
+    assert (await officer.login()).status_code == SEE_OTHER  # now this browser is known
+
+    async def attempt(browser, password=STAFF_PASSWORD, code=""):  # without moving the clock, as login() does
+        form = {"email": browser.email, "password": password, "code": code, "csrf_token": await browser.token()}
+        return await browser.client.post("/staff/login", data=form)
+
+    junk = [StaffBrowser(a, clock, f"nobody{n}@example.test") for n, a in enumerate((app, second_app, second_app, app))]
+    codes = [(await attempt(b, "x" * 12)).status_code for b in junk]
+    assert codes == [401, 401, 401, 429]  # three across both workers, then the site waits
+    stranger = StaffBrowser(second_app, clock, installed.investigator.email)
+    refused = await attempt(stranger)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+    assert (await attempt(officer, code=officer.code())).status_code == SEE_OTHER  # a known browser is let through
+    clock.advance(seconds=61)
+    assert (await attempt(stranger)).status_code == SEE_OTHER
+    for browser in [officer, stranger, *junk]:
+        await browser.aclose()

@@ -159,11 +159,11 @@ def test_every_error_the_api_can_answer_is_documented_with_its_status():
 
 def test_each_operation_documents_the_errors_it_can_meet():
     from cases.errors import InvalidInput, InvalidReceipt, TooLarge, UnknownReceipt
-    from cases.throttle import TooManyReceipts
+    from cases.kdf_pool import Busy
     from web.errors import InvalidJSON, ServerError, Unauthorized, Unavailable
 
     every_request = [InvalidJSON, InvalidInput, TooLarge, Unavailable, ServerError]
-    receipts = [InvalidReceipt, UnknownReceipt, TooManyReceipts]
+    receipts = [InvalidReceipt, UnknownReceipt, Busy]
     for name, operation in operations().items():
         expected = [*every_request, *(receipts if takes_receipt(operation) else [])]
         if "/hr/" in name:

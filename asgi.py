@@ -13,15 +13,17 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import intake
 import staff
 from cases.context import Context
+from cases.health import readiness
 from cases.settings import Settings
 from cases.worker import run_forever
+from web.errors import Unavailable
 from web.handlers import error_page, exception_handlers
 from web.middleware import SECURITY_HEADERS, Anonymise, BodyLimit, SecurityHeaders
 from web.render import make_templates
@@ -38,6 +40,20 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 async def _to_staff_site(request: Request) -> Response:
     # The reporter's face mounted at / would answer /staff with its 404: send it on, as a trailing slash would.
     return RedirectResponse("/staff/", status_code=307)
+
+
+async def _healthz(request: Request) -> Response:
+    # For load balancers: the process answers. Nothing else, so it costs nothing and says nothing.
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    # For load balancers: send traffic here only while the database answers with the code's schema.
+    ready, detail = await readiness(request.app.state.ctx)
+    if ready:
+        return JSONResponse({"status": "ok"})
+    body = {"status": "unavailable", "detail": detail}
+    return JSONResponse(body, status_code=503, headers={"retry-after": str(Unavailable.retry_after)})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -59,6 +75,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            # Before the mounts: the reporter's face at / would answer them with its 404.
+            Route("/healthz", _healthz),
+            Route("/readyz", _readyz),
             Mount("/staff", app=staff.create_app(ctx, templates), name="staff"),
             Route("/staff", _to_staff_site),
             Mount("/api/v1/hr", app=staff.create_hr_api(ctx), name="hr_api"),
@@ -72,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(BodyLimit, limit=settings.max_request_bytes),
         ],
         # What no face answers (a missing static file) is answered as the reporter's site would.
-        exception_handlers={**exception_handlers(error_page(intake.LAYOUT)), 500: _unexpected},
+        exception_handlers={**exception_handlers(error_page(intake.LAYOUT), database=False), 500: _unexpected},
         lifespan=lifespan,
     )
     app.state.ctx = ctx

@@ -6,15 +6,16 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from cases import audit
 from cases.accounts import create_staff
 from cases.context import Context
 from cases.errors import SpeakupError
+from cases.health import alembic_config
 from cases.installation import AlreadyInitialised, initialise, write_recovery_key
 from cases.outbox import send_due
 from cases.recovery import recover_staff, regrant_unheld
@@ -24,14 +25,10 @@ from cases.vocabulary import ROLES
 from cases.worker import run_forever, run_jobs
 from crypto.keys import export_recovery_key, import_recovery_key
 
-ROOT = Path(__file__).resolve().parent
-
 
 def migrate(settings: Settings) -> None:
-    """Bring the database schema up to date (Alembic ``upgrade head``)."""
-    config = Config(toml_file=str(ROOT / "pyproject.toml"))
-    config.attributes["database_url"] = settings.database_url
-    command.upgrade(config, "head")
+    """Bring the database schema up to date (Alembic ``upgrade head``; on PostgreSQL one host at a time)."""
+    command.upgrade(alembic_config(settings.database_url), "head")
 
 
 def _passwords(count: int, from_stdin: bool, labels: list[str]) -> list[str]:
@@ -252,22 +249,33 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
-def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
-    import uvicorn
-
+def server_options(settings: Settings, host: str, port: int, workers: int = 1) -> dict[str, Any]:
+    """The arguments of ``uvicorn.run`` (and ``uvicorn.Config``) for ``speakup serve``."""
     from asgi import create_app
 
-    uvicorn.run(
+    return dict(
         # Several worker processes each build the app from the environment.
-        "asgi:app" if workers > 1 else create_app(settings),
+        app="asgi:app" if workers > 1 else create_app(settings),
         workers=workers,
         host=host,
         port=port,
         # No access log: it would hold reporters' addresses and the times they came.
         access_log=False,
+        # X-Forwarded-For and the like never become the client address, in uvicorn or the app.
         proxy_headers=False,
+        # No WebSocket: nothing here speaks it, and uvicorn logs each upgrade it refuses with the
+        # client's address; without a WebSocket implementation an upgrade is a plain HTTP request.
+        ws="none",
+        # Neither the server's name and version nor its clock (the app's responses carry no date either).
         server_header=False,
+        date_header=False,
     )
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    uvicorn.run(**server_options(settings, host, port, workers))
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:

@@ -10,7 +10,16 @@ from cases.retaliation import NotConfigured
 from cases.vocabulary import CATEGORIES, RETALIATION_FORMS
 from crypto.receipts import MAX_TYPED
 from web.bodies import MAX_ID
-from web.errors import InvalidJSON, MethodNotAllowed, NotFound, ServerError, Unauthorized, Unavailable, UnsupportedMediaType
+from web.errors import (
+    Conflict,
+    InvalidJSON,
+    MethodNotAllowed,
+    NotFound,
+    ServerError,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+)
 
 
 class ApiError(NamedTuple):
@@ -34,6 +43,7 @@ BODY_ERRORS = (
     _of(InvalidInput, "a field is missing or wrong; `fields` names each"),
     _of(NotInitialised, "the channel has not been set up yet; nothing was saved"),
     _of(Unavailable, "storage is unavailable; nothing was saved"),
+    _of(Conflict, "another request changed the same rows at the same moment; nothing was saved, try again"),
     _of(ServerError, "something failed on the server's side"),
 )
 # Operations that take a receipt.

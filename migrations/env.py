@@ -3,8 +3,9 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 
-from cases.db import create_engine
+from cases.db import MIGRATION_LOCK_KEY, create_engine
 from cases.models import Base
 from cases.settings import Settings
 
@@ -23,9 +24,18 @@ def _run(connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(_url())
+    engine = create_engine(_url(), migrating=True)
     try:
         async with engine.connect() as connection:
+            # Two processes starting at once both migrate. Each runs every migration in one
+            # transaction of its own, begun here under a lock, before Alembic reads the version
+            # table: the second waits until the first commits, then finds nothing to do. (Left to
+            # Alembic, SQLite commits after each migration, and two runners interleave.)
+            # SQLite: the transaction begins IMMEDIATE (cases/db.py), which takes the one write lock.
+            await connection.begin()
+            if connection.dialect.name == "postgresql":
+                # The lock goes with the transaction, whatever happens.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cases.errors import InvalidInput, TooLarge
+from cases.health import readiness
 from cases.retaliation import NotConfigured, import_adverse_actions, parse_adverse_actions
 from web.bodies import read_json
-from web.errors import Unauthorized
+from web.errors import Unauthorized, Unavailable
 
 # One request's batch: at most this many rows, in at most this many bytes of JSON.
 MAX_ACTIONS = 10_000
@@ -48,6 +49,10 @@ async def adverse_actions(request: Request) -> Response:
     if not all(isinstance(row, dict) for row in data["actions"]):
         raise InvalidInput(fields={"actions": "Each action is an object."})
     actions = parse_adverse_actions(data["actions"])
+    # Answered before matching, the batch would be lost silently with the database down: say so
+    # instead (a 503 HR can retry). The check is the same whatever the rows hold.
+    if not (await readiness(ctx, schema=False))[0]:
+        raise Unavailable()
 
     async def match() -> None:
         async with ctx.sessions() as session:

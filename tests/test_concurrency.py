@@ -240,3 +240,50 @@ async def test_the_site_wide_login_limit_is_shared_and_spares_known_browsers(app
     assert (await attempt(stranger)).status_code == SEE_OTHER
     for browser in [officer, stranger, *junk]:
         await browser.aclose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_deadlock_the_database_breaks_answers_409_not_500(settings):
+    """Should two requests ever lock rows in opposite orders, PostgreSQL rolls one back: that one
+    is told to try again (409, nothing saved), not shown a 500."""
+    import httpx
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from cases.db import create_engine
+    from web.handlers import exception_handlers, json_error
+
+    engine = create_engine(settings.database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE pair (id int PRIMARY KEY)"))
+        await connection.execute(text("INSERT INTO pair VALUES (1), (2)"))
+
+    async def lock_in_order(first: int, second: int, ready: asyncio.Event, go: asyncio.Event) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("SELECT 1 FROM pair WHERE id = :i FOR UPDATE"), {"i": first})
+            ready.set()
+            await go.wait()
+            await connection.execute(text("SELECT 1 FROM pair WHERE id = :i FOR UPDATE"), {"i": second})
+
+    async def racing(request):
+        ready, go = asyncio.Event(), asyncio.Event()
+        other = asyncio.create_task(lock_in_order(2, 1, asyncio.Event(), go))
+        try:
+            await asyncio.sleep(0.1)
+            mine = asyncio.create_task(lock_in_order(1, 2, ready, go))
+            await ready.wait()
+            go.set()
+            results = await asyncio.gather(mine, other, return_exceptions=True)
+            raise next(r for r in results if isinstance(r, DBAPIError))
+        finally:
+            other.cancel()
+
+    app = Starlette(routes=[Route("/race", racing)], exception_handlers=exception_handlers(json_error))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            response = await client.get("/race")
+        assert (response.status_code, response.json()["error"]) == (409, "conflict")
+    finally:
+        await engine.dispose()

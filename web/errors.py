@@ -21,9 +21,21 @@ class CsrfFailed(SpeakupError):
 
 
 class Unavailable(SpeakupError):
+    """The database is down, cut off or too slow (``web.handlers.database_unavailable``)."""
+
     status = 503
     code = "unavailable"
+    retry_after = 30
     detail = "The channel cannot store reports right now. Nothing was saved; please try again in a few minutes."
+
+
+class Conflict(SpeakupError):
+    """Two requests changed the same rows at once and the database chose one (a deadlock or a
+    serialisation failure): nothing of this one was saved, and trying again is safe."""
+
+    status = 409
+    code = "conflict"
+    detail = "Someone changed this at the same moment. Nothing was saved: reload and try again."
 
 
 class MalformedBody(SpeakupError):

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 
 from nacl.public import PrivateKey
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import CryptoError, keys
@@ -112,7 +112,13 @@ async def update_staff(
     if staff_id == actor_id and (active is False or (role is not None and role != "admin")):
         raise InvalidInput(fields={"staff": "You cannot disable or demote your own account."})
     async with session.begin():
-        staff = await session.get(Staff, staff_id, with_for_update=True)
+        # Lock every account that can hold cases (and this one), in one order, before deciding:
+        # two administrators disabling the last two Committee members at once must not both see
+        # the other one still active. (A handful of rows; account changes are rare.)
+        await session.execute(
+            select(Staff.id).where(or_(Staff.role.in_(CASE_ROLES), Staff.id == staff_id)).order_by(Staff.id).with_for_update()
+        )
+        staff = await session.get(Staff, staff_id, populate_existing=True)
         if staff is None:
             raise InvalidInput(fields={"staff": "No such account."})
         changes = []

@@ -287,3 +287,27 @@ async def test_a_deadlock_the_database_breaks_answers_409_not_500(settings):
         assert (response.status_code, response.json()["error"]) == (409, "conflict")
     finally:
         await engine.dispose()
+
+
+async def test_two_administrators_cannot_disable_the_last_two_committee_members_at_once(app, second_app, installed, twins):
+    """Each checked that another member stayed active, on rows it had not locked: both went, and
+    leadership reports reached nobody. The account change locks the accounts it decides on."""
+    async with installed.ctx.sessions() as session:
+        second = await create_staff(
+            session, installed.ctx, email="member2@example.test", role="audit_committee", password=STAFF_PASSWORD
+        )
+        one_admin = await create_staff(session, installed.ctx, email="admin1@example.test", role="admin", password=STAFF_PASSWORD)
+        other_admin = await create_staff(
+            session, installed.ctx, email="admin2@example.test", role="admin", password=STAFF_PASSWORD
+        )
+    one, other = await twins(one_admin, other_admin)
+    codes = await race(
+        one.post(f"/staff/admin/staff/{installed.audit_committee.id}", {"change": "disable"}),
+        other.post(f"/staff/admin/staff/{second.id}", {"change": "disable"}),
+    )
+    assert codes[0] == SEE_OTHER and codes[1] in REFUSED
+    async with installed.ctx.sessions() as session:
+        active = await session.scalar(
+            select(func.count()).select_from(Staff).where(Staff.role == "audit_committee", Staff.active.is_(True))
+        )
+    assert active == 1

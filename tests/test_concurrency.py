@@ -311,3 +311,47 @@ async def test_two_administrators_cannot_disable_the_last_two_committee_members_
             select(func.count()).select_from(Staff).where(Staff.role == "audit_committee", Staff.active.is_(True))
         )
     assert active == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_two_server_processes_acknowledging_at_once_change_the_status_once(database_url, tmp_path):
+    """As deployed: two `speakup serve` processes on one PostgreSQL database, the same staff
+    session acting through both at the same moment."""
+    import re
+
+    import httpx
+    import pyotp
+
+    from tests.conftest import Server, prepared_server
+
+    first = await prepared_server(database_url, tmp_path, secure_cookies="false")
+    second = Server(first.env)
+    await first.start()
+    await second.start()
+    try:
+        async with httpx.AsyncClient(base_url=first.base) as one, httpx.AsyncClient(base_url=second.base) as other:
+            for _ in range(ROUNDS):
+                filed = await one.post("/api/v1/reports", json={"category": "other", "summary": "s", "details": "d"})
+                assert filed.status_code == 201, filed.text
+            await one.get("/staff/login")
+            form = {"email": "co@example.test", "password": STAFF_PASSWORD, "csrf_token": one.cookies["csrf"]}
+            assert (await one.post("/staff/login", data=form)).headers["location"] == "/staff/enrol"
+            secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', (await one.get("/staff/enrol")).text).group(1)
+            code = pyotp.TOTP(secret.replace(" ", "")).now()
+            assert (await one.post("/staff/enrol", data={"code": code, "csrf_token": one.cookies["csrf"]})).status_code == 303
+            other.cookies.update(one.cookies)  # the same browser session, its requests reaching either process
+            references = set(re.findall(r"/staff/cases/(\d{4}-[0-9A-Z]{4}-[0-9A-Z]{4})", (await one.get("/staff/")).text))
+            assert len(references) == ROUNDS
+            for reference in references:
+                token = {"csrf_token": one.cookies["csrf"]}
+                codes = sorted(
+                    r.status_code
+                    for r in await asyncio.gather(
+                        one.post(f"/staff/cases/{reference}/acknowledge", data=token),
+                        other.post(f"/staff/cases/{reference}/acknowledge", data=token),
+                    )
+                )
+                assert codes == [SEE_OTHER, 409]
+    finally:
+        first.kill()
+        second.kill()

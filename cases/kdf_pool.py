@@ -40,6 +40,11 @@ class KdfPool:
         self._bound = concurrency * (1 + QUEUE_PER_SLOT)
         self._in_flight = 0  # running and waiting
 
+    @property
+    def in_flight(self) -> int:
+        """Runs going on and waiting (for tests and benchmarks)."""
+        return self._in_flight
+
     async def _run(self, function: Callable[..., T], *args, may_refuse: bool = True) -> T:
         if may_refuse and self._in_flight >= self._bound:
             raise Busy()

@@ -18,15 +18,13 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from load import start  # bench/load.py: `speakup serve` in its own process
 
 from cases.context import Context
 from cases.installation import initialise
@@ -50,31 +48,6 @@ def rss_kib(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return total
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start(env: dict, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}', '--workers', '{workers}'])"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(base + "/").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return server, base
 
 
 def slope(points: list[tuple[float, float]]) -> float:

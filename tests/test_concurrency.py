@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from cases.accounts import create_staff
 from cases.models import AuditEntry, Case, Grant, Staff
 from tests.conftest import STAFF_PASSWORD, Reporter, StaffBrowser, case_for, new_app
+from tests.test_committee import holders
 
 ROUNDS = 6
 SEE_OTHER, REFUSED = 303, {409, 422}
@@ -50,19 +51,6 @@ async def twins(app, second_app, installed, clock):
 async def new_cases(client, installed, count: int, **fields) -> list[str]:
     receipts = [await Reporter(client).file(fields or None) for _ in range(count)]
     return [(await case_for(installed.ctx, receipt)).reference for receipt in receipts]
-
-
-async def holders(installed, reference: str) -> set[int]:
-    async with installed.ctx.sessions() as session:
-        return set(
-            (
-                await session.scalars(
-                    select(Grant.staff_id)
-                    .join(Case, Case.id == Grant.case_id)
-                    .where(Case.reference == reference, Grant.holder == "staff")
-                )
-            ).all()
-        )
 
 
 async def race(first, second):

@@ -198,19 +198,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         ],
         protected=[ProtectedView(_text(staff_key, p.name_box), p.role, p.added_on) for p in protected],
         flags=[
-            FlagRow(
-                f.number,
-                case.reference,
-                f.source,
-                f.status,
-                f.opened_on,
-                f.respond_by,
-                f.form,
-                f.action_on,
-                f.resolution,
-                _text(staff_key, f.resolution_box) if f.resolution_box else "",
-            )
-            for f in flags
+            FlagRow.of(f, case.reference, record=_text(staff_key, f.resolution_box) if f.resolution_box else "") for f in flags
         ],
         implicated=list(implicated),
         steps=allowed_steps(identity.staff.role, case),

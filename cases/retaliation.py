@@ -221,6 +221,13 @@ class FlagRow:
     record: str = ""  # the sealed record of a resolution, opened only on the case file
     steps: frozenset[str] = frozenset()  # what the reader may do with it now (steps.FLAG_STEPS)
 
+    @classmethod
+    def of(cls, flag: RetaliationFlag, reference: str, *, record: str = "", steps: frozenset[str] = frozenset()) -> "FlagRow":
+        f = flag
+        return cls(
+            f.number, reference, f.source, f.status, f.opened_on, f.respond_by, f.form, f.action_on, f.resolution, record, steps
+        )
+
 
 async def list_flags(session: AsyncSession, identity: Identity, *, include_resolved: bool = False) -> list[FlagRow]:
     """Flags this staff member may see: the Committee sees every flag; others, those of cases they hold.
@@ -240,21 +247,7 @@ async def list_flags(session: AsyncSession, identity: Identity, *, include_resol
         query = query.where(RetaliationFlag.status != "resolved")
     rows = await session.execute(query.order_by(RetaliationFlag.respond_by, Case.reference, RetaliationFlag.number))
     role = identity.staff.role
-    return [
-        FlagRow(
-            f.number,
-            reference,
-            f.source,
-            f.status,
-            f.opened_on,
-            f.respond_by,
-            f.form,
-            f.action_on,
-            f.resolution,
-            steps=allowed_steps(role, f, FLAG_STEPS),
-        )
-        for f, reference in rows.all()
-    ]
+    return [FlagRow.of(f, reference, steps=allowed_steps(role, f, FLAG_STEPS)) for f, reference in rows.all()]
 
 
 async def _workable_flag(

@@ -4,9 +4,13 @@ Fills a fresh database with N cases (default 100,000) granted to one
 Compliance Officer (bulk inserts of real-sized sealed rows, not N Argon2id
 runs), starts `speakup serve` (uvicorn) on it in its own process, logs in over
 loopback through the real login and TOTP enrolment, then times pages from
-this process. Prints p50/p95 per page.
+this process. Each list page is timed with its summary lines (decrypted for the
+page's rows: two box openings per row) and without them (``?summaries=0``, the
+same query, nothing decrypted), alternately, in several runs: prints the median
+of the runs' medians, their spread (lowest to highest), p95 over all requests,
+and what the summaries add.
 
-    .venv/bin/python bench/caselist.py [--cases 100000] [--database-url URL]
+    .venv/bin/python bench/caselist.py [--cases 100000] [--database-url URL] [--runs 5] [--rounds 30]
 
 The default database is a temporary SQLite file; pass a PostgreSQL URL
 (postgresql+asyncpg://postgres@127.0.0.1:5432/speakup_bench, created empty
@@ -15,6 +19,7 @@ beforehand) to measure PostgreSQL.
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import re
@@ -62,7 +67,17 @@ async def fill(ctx, count: int) -> str:
         officer = await create_staff(session, ctx, email="co@bench.test", role="compliance_officer", password=PASSWORD)
     async with ctx.sessions() as session:  # one real report, whose sealed rows are copied
         await file_report(
-            session, ctx, parse_report({"category": "other", "summary": "s", "details": "x" * 1500}), [], ctx.today()
+            session,
+            ctx,
+            parse_report(
+                {
+                    "category": "other",
+                    "summary": "Cash to a customs inspector through the clearing agent, to release a shipment held at the port",
+                    "details": "x" * 1500,
+                }
+            ),
+            [],
+            ctx.today(),
         )
     async with ctx.sessions() as session:
         template = await session.scalar(select(Case))
@@ -137,7 +152,24 @@ async def timed(client, path: str, rounds: int) -> list[float]:
     return times
 
 
-async def main(count: int, database_url: str | None, rounds: int) -> None:
+def bare(path: str) -> str:
+    """The same list page without its summary lines."""
+    return path + ("&" if "?" in path else "?") + "summaries=0"
+
+
+def percentile(times: list[float], share: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(times)
+    return ordered[min(len(ordered), math.ceil(len(ordered) * share)) - 1]
+
+
+def summarise(runs: list[list[float]]) -> tuple[float, float, float, float]:
+    """Median of the runs' medians, the lowest and highest run median, p95 of all requests (ms)."""
+    medians = [statistics.median(run) * 1000 for run in runs]
+    return statistics.median(medians), min(medians), max(medians), percentile([t for run in runs for t in run], 0.95) * 1000
+
+
+async def main(count: int, database_url: str | None, rounds: int, runs_count: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
         url = database_url or f"sqlite+aiosqlite:///{Path(directory)}/bench.db"
         # Cheap Argon2id: this measures the list, not logins.
@@ -184,13 +216,25 @@ async def main(count: int, database_url: str | None, rounds: int) -> None:
                 "list, overdue only": "/staff/?overdue=1",
                 "list, flagged, by category": "/staff/?flagged=1&category=third_party",
                 "list, sorted by feedback date": "/staff/?sort=feedback_by&status=investigating",
-                "case file": f"/staff/cases/{reference}",
+                "list, 200 a page": "/staff/?per_page=200",
             }
-            print(f"\n{'page':32} {'p50 ms':>8} {'p95 ms':>8}   ({rounds} requests each, uvicorn over loopback)")
-            for label, path in pages.items():
-                times = sorted(await timed(client, path, rounds))
-                p95 = times[max(0, int(len(times) * 0.95) - 1)]
-                print(f"{label:32} {statistics.median(times) * 1000:8.1f} {p95 * 1000:8.1f}")
+            for path in pages.values():  # warm up: caches, connections, compiled templates
+                await timed(client, path, 3)
+                await timed(client, bare(path), 3)
+            runs: dict[str, dict[str, list[list[float]]]] = {label: {"with": [], "without": []} for label in pages}
+            for _ in range(runs_count):  # alternate, so drift on a noisy machine hits both alike
+                for label, path in pages.items():
+                    runs[label]["with"].append(await timed(client, path, rounds))
+                    runs[label]["without"].append(await timed(client, bare(path), rounds))
+            print(f"\n{runs_count} runs of {rounds} requests per page and shape (uvicorn over loopback); ms")
+            print(f"{'page':32} {'with summaries':>26} {'without':>26} {'added':>7}")
+            print(f"{'':32} {'p50 (spread)':>19} {'p95':>6} {'p50 (spread)':>19} {'p95':>6} {'p50':>7}")
+            for label in pages:
+                shapes = {shape: summarise(times) for shape, times in runs[label].items()}
+                cells = [f"{p50:6.1f} ({low:5.1f}-{high:5.1f}) {p95:6.1f}" for p50, low, high, p95 in shapes.values()]
+                print(f"{label:32} {cells[0]:>26} {cells[1]:>26} {shapes['with'][0] - shapes['without'][0]:7.1f}")
+            times = sorted(await timed(client, f"/staff/cases/{reference}", rounds))
+            print(f"{'case file':32} p50 {statistics.median(times) * 1000:.1f}  p95 {percentile(times, 0.95) * 1000:.1f}")
             await client.aclose()
         finally:
             server.terminate()
@@ -201,6 +245,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--database-url")
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=30, help="requests per page and shape in each run")
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    asyncio.run(main(args.cases, args.database_url, args.rounds))
+    asyncio.run(main(args.cases, args.database_url, args.rounds, args.runs))

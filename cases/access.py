@@ -19,7 +19,19 @@ from .content import seal_identity
 from .errors import Forbidden, NoSuchCase
 from .exclusion import is_implicated, routing_allows
 from .identity import Identity
-from .models import Case, DisciplinaryOutcome, Finding, Grant, Installation, Message, ProtectedPerson, RetaliationFlag, Staff
+from .models import (
+    Case,
+    DisciplinaryOutcome,
+    Disclosure,
+    Finding,
+    Grant,
+    Installation,
+    Message,
+    ProtectedPerson,
+    RemediationAction,
+    RetaliationFlag,
+    Staff,
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,11 @@ STAFF_ONLY = (
     (DisciplinaryOutcome, ("subject_box", "notes_box")),
     (ProtectedPerson, ("name_box",)),
     (RetaliationFlag, ("resolution_box",)),
+    (RemediationAction, ("what_box", "owner_box", "evidence_box")),
+    (Disclosure, ("recipient_box",)),
 )
+# The case row's own staff-only boxes, beside the identity.
+CASE_STAFF_ONLY = ("plan_box", "referral_box")
 
 
 async def upgrade_case(session: AsyncSession, case: Case, conversation: PrivateKey) -> None:
@@ -131,6 +147,9 @@ async def upgrade_case(session: AsyncSession, case: Case, conversation: PrivateK
         return boxes.seal(public, boxes.unseal(conversation, box))
 
     case.identity_box = seal_identity(public, boxes.unseal_json(conversation, case.identity_box))
+    for column in CASE_STAFF_ONLY:
+        if (box := getattr(case, column)) is not None:
+            setattr(case, column, reseal(box))
     for note in await session.scalars(select(Message).where(Message.case_id == case.id, Message.sender == "note")):
         note.body_box = reseal(note.body_box)
     for model, columns in STAFF_ONLY:

@@ -19,6 +19,7 @@ from .errors import InvalidInput
 from .grants import unheld_cases
 from .identity import Identity
 from .models import Case, Grant, Staff, StaffDevice, StaffSession
+from .steps import require_confirmation
 from .vocabulary import ACCOUNT_MANAGERS, CASE_ROLES, RECEIVING_ROLES, ROLES
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -200,12 +201,26 @@ async def set_digest(session: AsyncSession, identity: Identity, wanted: bool) ->
         staff.wants_digest = wanted
 
 
+# Changes the accounts page asks to confirm: disabling ends the account's sessions at once, and
+# enabling it again does not give back what it was doing (it must log in and start over).
+IRREVERSIBLE_CHANGES = frozenset({"disable"})
+
+
 async def change_account(
-    session: AsyncSession, ctx: Context, actor: Identity, staff_id: int, change: str, *, role: str = ""
+    session: AsyncSession,
+    ctx: Context,
+    actor: Identity,
+    staff_id: int,
+    change: str,
+    *,
+    role: str = "",
+    confirmed: bool = False,
 ) -> int:
     """One change an administrator picks on the accounts page: disable, enable, unlock, reset_second_factor or role.
-    Commits; returns how many case grants the account gave up."""
+    Disabling must come ``confirmed``. Commits; returns how many case grants the account gave up."""
     require_role(actor, ACCOUNT_MANAGERS)
+    if change in IRREVERSIBLE_CHANGES:
+        require_confirmation(confirmed)
     options: dict[str, dict] = {
         "disable": {"active": False},
         "enable": {"active": True},

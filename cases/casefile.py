@@ -6,35 +6,43 @@ and the identity with the staff key (``cases/access.py``).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import boxes, files
 
-from . import audit
+from . import audit, disclosure, remediation
 from .access import granted_case
 from .discipline import Outcome
 from .errors import InvalidInput, NoSuchCase
 from .exclusion import routing_allows
 from .filing import Report
 from .identity import Identity
+from .lifecycle import Lifecycle, lifecycle_of
+from .minutes import MinutesView, minutes_views
 from .models import (
     Attachment,
+    AuditEntry,
     Case,
     DisciplinaryOutcome,
+    Disclosure,
     Finding,
     Grant,
     Implicated,
     Message,
+    Minutes,
     ProtectedPerson,
+    RemediationAction,
     RetaliationFlag,
     Staff,
 )
 from .notes import add_note
+from .remediation import ActionView
 from .retaliation import FlagRow
-from .steps import allowed_steps
+from .steps import STEPS, allowed_steps
+from .timeline import Day, timeline, utc
 from .vocabulary import ASSIGNABLE_ROLES, TAKE_OVER_ROLES
 
 
@@ -67,7 +75,8 @@ class Reader:
 class FindingView:
     outcome: str
     narrative: str
-    root_cause: str
+    root_cause: str | None  # a code of vocabulary.ROOT_CAUSES
+    explanation: str  # of the root cause, sealed
     decided_by: str
     decided_on: date
 
@@ -100,9 +109,24 @@ class CaseFile:
     protected: list[ProtectedView] = field(default_factory=list)
     flags: list[FlagRow] = field(default_factory=list)
     implicated: list[str] = field(default_factory=list)
+    # Minutes of calls and meetings with the reporter, with the reporter's answer (cases/minutes.py).
+    minutes: list[MinutesView] = field(default_factory=list)
+    remediation: list[ActionView] = field(default_factory=list)
+    disclosures: list[disclosure.DisclosureView] = field(default_factory=list)
     # The steps the reader may take now, and whom each step that names a colleague can name.
     steps: frozenset[str] = frozenset()
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)
+    # The assessment, closure and links (cases/lifecycle.py); the plan and the referral are opened here only.
+    lifecycle: Lifecycle | None = None
+    plan: str = ""
+    referral: str = ""
+    # The case's steps by day (cases/timeline.py): labels and who acted, never content.
+    timeline: list[Day] = field(default_factory=list)
+    # Whether the reporter gave a name or a contact (see open_case: not a reveal).
+    gave_name: bool = False
+    # The name and contact, to the staff member who revealed them, until ``revealed_until``.
+    revealed: dict | None = None
+    revealed_until: datetime | None = None
 
     def __repr__(self) -> str:
         return f"CaseFile({self.case.reference})"
@@ -141,6 +165,13 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
                 select(RetaliationFlag).where(RetaliationFlag.case_id == case.id).order_by(RetaliationFlag.number)
             )
         ).all()
+        disclosed = (await session.scalars(select(Disclosure).where(Disclosure.case_id == case.id).order_by(Disclosure.id))).all()
+        actions = (
+            await session.scalars(
+                select(RemediationAction).where(RemediationAction.case_id == case.id).order_by(RemediationAction.number)
+            )
+        ).all()
+        minutes = (await session.scalars(select(Minutes).where(Minutes.case_id == case.id).order_by(Minutes.number))).all()
         implicated = (
             await session.scalars(
                 select(Staff.email).join(Implicated, Implicated.staff_id == Staff.id).where(Implicated.case_id == case.id)
@@ -151,9 +182,28 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
                 select(Staff).where(Staff.active.is_(True), Staff.role.in_(ASSIGNABLE_ROLES)).order_by(Staff.email)
             )
         ).all()
+        history = await timeline(session, case, emails)
+        revealed_at = None
+        if identity.staff.role in STEPS["reveal"].roles:  # a reveal by someone whose role no longer may shows nothing
+            revealed_at = await session.scalar(
+                select(func.max(AuditEntry.at)).where(
+                    AuditEntry.case_id == case.id,
+                    AuditEntry.actor_id == identity.staff.id,
+                    AuditEntry.action == "identity.revealed",
+                )
+            )
+        lifecycle = await lifecycle_of(session, identity, case)
         await audit.record(session, "case.viewed", actor_id=identity.staff.id, case_id=case.id, at=now)
 
     case_key, staff_key = case_keys.conversation, case_keys.staff_only
+    # Opened with the staff key for one boolean only, "did the reporter give a name": every holder
+    # may know it (it decides how the team may contact and protect the reporter, and the reporter
+    # chose it), and it names nobody. The name and contact stay unread unless this reader revealed
+    # them, logged with a reason, within the last REVEAL_WINDOW: then the page shows them again
+    # (post/redirect/get: a reload neither reveals nor logs a second time). Not a reveal, so no entry.
+    reporter = boxes.unseal_json(staff_key, case.identity_box)
+    until = utc(revealed_at) + REVEAL_WINDOW if revealed_at is not None else None
+    shown = until is not None and utc(now) < until
     by_message: dict[int | None, list[FileInfo]] = {}
     for attachment in attachments:
         by_message.setdefault(attachment.message_id, []).append(_file_info(case_key, attachment))
@@ -173,7 +223,8 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         finding_view = FindingView(
             outcome=finding.outcome,
             narrative=_text(staff_key, finding.narrative_box),
-            root_cause=_text(staff_key, finding.root_cause_box),
+            root_cause=finding.root_cause,
+            explanation=_text(staff_key, finding.root_cause_box),
             decided_by=emails.get(finding.decided_by, ""),
             decided_on=finding.decided_on,
         )
@@ -201,8 +252,18 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
             FlagRow.of(f, case.reference, record=_text(staff_key, f.resolution_box) if f.resolution_box else "") for f in flags
         ],
         implicated=list(implicated),
+        minutes=minutes_views(minutes, case_key, emails),
+        remediation=remediation.views(list(actions), staff_key, emails, now.date()),
+        disclosures=disclosure.views(list(disclosed), staff_key, emails),
         steps=allowed_steps(identity.staff.role, case),
         candidates=_candidates(identity, case, [Candidate(s.id, s.email, s.role) for s in staff]),
+        lifecycle=lifecycle,
+        plan=_text(staff_key, case.plan_box) if case.plan_box else "",
+        referral=_text(staff_key, case.referral_box) if case.referral_box else "",
+        timeline=history,
+        gave_name=bool(reporter.get("name") or reporter.get("contact")),
+        revealed=reporter if shown else None,
+        revealed_until=until if shown else None,
     )
 
 
@@ -214,11 +275,16 @@ def _candidates(identity: Identity, case: Case, staff: list[Candidate]) -> dict[
         "take-over": [s for s in staff if s.role in TAKE_OVER_ROLES],
         "implicate": [s for s in staff if s.id != identity.staff.id],
         "override": staff,
+        "remediate": staff,  # offered as owners; an outside party is typed in
     }
 
 
 def _text(key, box: bytes) -> str:
     return boxes.unseal(key, box).decode()
+
+
+# How long the case page shows a revealed identity to the staff member who revealed it.
+REVEAL_WINDOW = timedelta(minutes=10)
 
 
 async def reveal_identity(session: AsyncSession, identity: Identity, reference: str, reason: str, now: datetime) -> dict:

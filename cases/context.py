@@ -4,7 +4,7 @@ One ``Context`` is made per process (by the app's lifespan or a CLI command)
 and closed with it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from nacl.public import PublicKey
@@ -21,6 +21,8 @@ from .settings import Settings
 class InstallationKeys:
     receipt_salt: bytes
     recovery_public_key: PublicKey
+    # Seals the reporter's follow-up cookie (cases/reporter_session.py); never in a repr.
+    session_key: bytes = field(repr=False)
 
 
 class Context:
@@ -42,13 +44,13 @@ class Context:
         return self.clock().astimezone(UTC).date()
 
     async def installation(self) -> InstallationKeys:
-        """The installation's salt and recovery key, read once (they never change)."""
+        """The installation's salt, recovery key and session key, read once (they never change)."""
         if self._installation is None:
             async with self.sessions() as session:
                 row = await session.scalar(select(Installation))
             if row is None:
                 raise NotInitialised()
-            self._installation = InstallationKeys(row.receipt_salt, PublicKey(row.recovery_public_key))
+            self._installation = InstallationKeys(row.receipt_salt, PublicKey(row.recovery_public_key), row.session_key)
         return self._installation
 
     async def close(self) -> None:

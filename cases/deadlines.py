@@ -30,11 +30,22 @@ def feedback_by(received_on: date, acknowledged_on: date | None, *, days: int, m
     return add_months(start, months)
 
 
+def feedback_pending() -> ColumnElement[bool]:
+    """SQL: the feedback deadline still runs: no reply was marked as the feedback (Art. 9(1)(f))."""
+    return Case.feedback_given_on.is_(None)
+
+
+def feedback_running(status: str, feedback_given_on: date | None) -> bool:
+    """Whether a case's feedback deadline runs: open, and no reply marked as the feedback yet."""
+    return status in ("received", *OPEN_STATUSES) and feedback_given_on is None
+
+
 def overdue(today: date) -> ColumnElement[bool]:
-    """Cases past a deadline: not acknowledged in time, or open past the feedback date."""
+    """Cases past a deadline: not acknowledged in time, or open past the feedback date
+    without a reply marked as the feedback (once given, the deadline counts as met)."""
     return or_(
         and_(Case.status == "received", Case.acknowledge_by < today),
-        and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today),
+        and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today, feedback_pending()),
     )
 
 

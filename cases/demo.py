@@ -13,7 +13,9 @@ from .filing import file_report, parse_report
 from .follow_up import send_reporter_message
 from .identity import Identity
 from .installation import initialise, write_recovery_key
-from .models import Case, Installation, Staff
+from .lifecycle import CLOSING_MESSAGES, AssessmentDraft, ClosureDraft, assess, close
+from .lists import add as add_to_list
+from .models import Case, Installation, ListEntry, Staff
 from .settings import Settings
 from .workflow import FindingDraft, acknowledge, conclude, move, write
 
@@ -94,6 +96,7 @@ SCENARIOS = [
         "unknown",
     ),
 ]
+BUSINESS_UNITS = ["Sales Latin America", "Sales Asia Pacific", "Logistics", "Procurement", "Finance"]
 COUNTRIES = ["Mexico", "India", "Nigeria", "Indonesia", "Brazil", "Vietnam", "Egypt", "Kazakhstan", "Peru", "Philippines"]
 RECEIPTS_FILE = "demo-receipts.txt"
 
@@ -137,6 +140,11 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
         private = await unlock(ctx, member, password)
         assert private is not None  # the password it was just given
         staff[role] = Identity(member, private)
+    # The administrator's lists, so that the assessment form has choices.
+    for kind, labels in (("business_unit", BUSINESS_UNITS), ("country", COUNTRIES)):
+        for label in labels:
+            async with ctx.sessions() as session:
+                await add_to_list(session, staff["admin"], kind, label, _moment(ctx.today() - timedelta(days=200)))
     shown: list[str] = []
     filed: set[str] = set()
     for number in range(count):
@@ -189,9 +197,15 @@ async def _seed(ctx: Context, count: int, receipts_path) -> None:
                         uploads=[],
                         today=received + timedelta(days=10),
                     )
+                await _assess(ctx, handler, reference, number, "in_scope", acknowledged + timedelta(days=2))
                 async with ctx.sessions() as session:
                     await move(session, handler, reference, "investigate", acknowledged + timedelta(days=3))
                 await _further(ctx, staff, handler, reference, number, acknowledged, leadership)
+            elif number % 4 == 2:  # not for this channel: assessed, and closed without an investigation
+                await _assess(ctx, handler, reference, number, "out_of_scope", acknowledged + timedelta(days=2))
+                async with ctx.sessions() as session:
+                    draft = ClosureDraft.parse(closure="out_of_scope", message=CLOSING_MESSAGES["out_of_scope"])
+                    await close(session, ctx, handler, reference, draft, acknowledged + timedelta(days=2))
         if number % 16 == 3:
             async with ctx.sessions() as session:
                 await send_reporter_message(
@@ -220,7 +234,10 @@ async def _further(ctx: Context, staff: dict, handler: Identity, reference: str,
         return
     async with ctx.sessions() as session:
         finding = FindingDraft.parse(
-            "substantiated", "The payments were made and booked as fees.", "Agent fees were approved without documents."
+            "substantiated",
+            "The payments were made and booked as fees.",
+            "inadequate_controls",
+            "Agent fees were approved without documents.",
         )
         await conclude(session, handler, reference, finding, start + timedelta(days=20))
     async with ctx.sessions() as session:
@@ -235,4 +252,26 @@ async def _further(ctx: Context, staff: dict, handler: Identity, reference: str,
         )
         await record_outcome(session, handler, reference, outcome, start + timedelta(days=25))
     async with ctx.sessions() as session:
-        await move(session, handler, reference, "close", start + timedelta(days=30))
+        draft = ClosureDraft.parse(closure="investigated", message=CLOSING_MESSAGES["investigated"])
+        await close(session, ctx, handler, reference, draft, start + timedelta(days=30))
+
+
+async def _assess(ctx: Context, handler: Identity, reference: str, number: int, admissibility: str, moment) -> None:
+    """Assess a demo case, coded with the demo lists."""
+    async with ctx.sessions() as session:
+        ids = (await session.execute(select(ListEntry.kind, ListEntry.id).order_by(ListEntry.id))).all()
+    units = [entry for kind, entry in ids if kind == "business_unit"]
+    countries = [entry for kind, entry in ids if kind == "country"]
+    in_scope = admissibility == "in_scope"
+    draft = AssessmentDraft.parse(
+        admissibility=admissibility,
+        priority=("low", "medium", "high", "critical")[number % 4],
+        detriment_risk=("low", "medium", "high")[number % 3],
+        allegations=["official_bribery", "false_records"][: 1 + number % 2],
+        business_unit=str(units[number % len(units)]),
+        country=str(countries[number % len(countries)]),
+        plan="Interview the approver, pull the payments and the agent's contract, check the books." if in_scope else "",
+        investigation_due=(moment + timedelta(days=60)).date().isoformat() if in_scope else "",
+    )
+    async with ctx.sessions() as session:
+        await assess(session, ctx, handler, reference, draft, moment)

@@ -5,8 +5,6 @@ the action, its date and the deciding body stay plain, so the register can
 show whether like findings met like discipline without opening any case.
 """
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -21,6 +19,7 @@ from .errors import InvalidInput
 from .exclusion import implicated_clause
 from .identity import Identity
 from .models import Case, DisciplinaryOutcome, Finding
+from .spreadsheet import write_csv
 from .vocabulary import CATEGORIES, COMMITTEE_ROLES, DISCIPLINARY_ACTIONS, FINDINGS, SUBJECT_TYPES
 
 OUTCOME_FIELDS = ("subject", "subject_role", "subject_type", "action", "effective_on", "decided_by", "notes")
@@ -136,11 +135,6 @@ def summary(rows: list[RegisterRow]) -> list[tuple[str, str, str, int]]:
 CSV_HEADER = ["reference", "category", "finding", "subject_type", "subject_role", "action", "effective_on", "decided_by"]
 
 
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 async def export_csv(session: AsyncSession, identity: Identity, start: date, end: date, now: datetime) -> str:
     """The register as CSV (labels, not codes, where people read them); the export is audited. Commits."""
     async with session.begin():
@@ -148,20 +142,20 @@ async def export_csv(session: AsyncSession, identity: Identity, start: date, end
         await audit.record(
             session, "export", actor_id=identity.staff.id, detail=f"discipline register {start}..{end}, {len(rows)} rows", at=now
         )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for row in rows:
-        writer.writerow(
+    # Every cell through spreadsheet.cell: a role or a deciding body typed as a formula is quoted.
+    return write_csv(
+        CSV_HEADER,
+        (
             [
                 row.reference,
                 CATEGORIES[row.category],
                 FINDINGS.get(row.finding, ""),
                 SUBJECT_TYPES[row.subject_type],
-                _cell(row.subject_role),
+                row.subject_role,
                 DISCIPLINARY_ACTIONS[row.action],
                 row.effective_on.isoformat(),
-                _cell(row.decided_by),
+                row.decided_by,
             ]
-        )
-    return out.getvalue()
+            for row in rows
+        ),
+    )

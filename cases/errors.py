@@ -25,6 +25,13 @@ class InvalidInput(SpeakupError):
     detail = "Some fields need another look."
 
 
+class NeedsConfirmation(InvalidInput):
+    """Allowed, but probably a mistake (a details text of a few characters, the receipt pasted
+    into a message): the form comes back with a warning, everything kept, and "Send anyway"."""
+
+    detail = "Please check this before it is sent."
+
+
 class InvalidReceipt(SpeakupError):
     code = "invalid_receipt"
     detail = "A receipt is 16 letters and digits, like 7KQ4-M2XD-9PZA-HN3F."

@@ -116,12 +116,15 @@ async def ensure_held(session: AsyncSession, case: Case) -> None:
         raise InvalidInput(fields={"staff": "Nobody active would hold this case any more: give it to someone first."})
 
 
-async def unheld_cases(session: AsyncSession, *, among: list[int] | None = None) -> list[str]:
-    """References of cases (of ``among``, by id) that no active staff member may read: an alarm."""
+async def unheld_cases(session: AsyncSession, *, among: list[int] | None = None, hidden_from: int | None = None) -> list[str]:
+    """References of cases (of ``among``, by id) that no active staff member may read: an alarm.
+    ``hidden_from``: leave out the cases that implicate this staff member (they may not learn of them)."""
     held = select(Grant.id).join(Staff, Staff.id == Grant.staff_id).where(readers_clause(Case.id))
     query = select(Case.reference).where(~held.exists())
     if among is not None:
         query = query.where(Case.id.in_(among))
+    if hidden_from is not None:
+        query = query.where(~implicated_clause(hidden_from))
     return list(await session.scalars(query.order_by(Case.reference)))
 
 
@@ -129,4 +132,4 @@ async def unheld_alarm(session: AsyncSession, identity: Identity) -> list[str]:
     """For the Audit Committee and administrators: the cases nobody active can read (see ``speakup regrant``)."""
     require_role(identity, COMMITTEE_ROLES | ACCOUNT_MANAGERS)
     async with session.begin():
-        return await unheld_cases(session)
+        return await unheld_cases(session, hidden_from=identity.staff.id)

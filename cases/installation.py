@@ -31,6 +31,7 @@ async def initialise(session: AsyncSession, today: date) -> PrivateKey:
                 id=1,
                 receipt_salt=secrets.token_bytes(SALT_BYTES),
                 recovery_public_key=bytes(recovery.public_key),
+                session_key=secrets.token_bytes(32),
                 created_on=today,
             )
         )

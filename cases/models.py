@@ -28,14 +28,27 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .vocabulary import (
+    ADMISSIBILITY,
+    ALLEGATION_TYPES,
     CATEGORIES,
+    CHANNELS,
+    CLOSURES,
+    DETRIMENT_RISKS,
     DISCIPLINARY_ACTIONS,
+    DISCLOSURE_BASES,
     FINDINGS,
     FLAG_SOURCES,
     FLAG_STATUSES,
     HOLDERS,
+    LINK_KINDS,
+    LIST_KINDS,
+    MEETING_KINDS,
+    MINUTES_ANSWERS,
+    PRIORITIES,
     PROTECTED_ROLES,
+    REMEDIATION_STATUSES,
     ROLES,
+    ROOT_CAUSES,
     ROUTINGS,
     SENDERS,
     SESSION_STATES,
@@ -86,6 +99,9 @@ class Installation(Base):
     # before the lookup.
     receipt_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     recovery_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The key of the reporter's follow-up cookie (SecretBox): it carries the receipt's
+    # derived keys from one page to the next, so that every form can answer with a redirect.
+    session_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_on: Mapped[date] = mapped_column(Date)
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
@@ -192,6 +208,25 @@ class Case(Base):
     # Escalated to the Audit Committee (and not returned): from then on the Committee,
     # not the Compliance Officer, concludes and closes the case.
     escalated_on: Mapped[date | None] = mapped_column(Date)
+    # How the report came in: the web form, or what an operator typed in through the API.
+    channel: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
+    # The assessment (cases/lifecycle.py): coded staff choices, plain so they can be counted.
+    # The investigation plan is sealed to the staff key; the allegation types are case_allegations.
+    admissibility: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    detriment_risk: Mapped[str | None] = mapped_column(String(8))
+    business_unit_id: Mapped[int | None] = mapped_column(ForeignKey("list_entries.id"))
+    country_id: Mapped[int | None] = mapped_column(ForeignKey("list_entries.id"))
+    assessed_on: Mapped[date | None] = mapped_column(Date)
+    investigation_due: Mapped[date | None] = mapped_column(Date)
+    plan_box: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A high risk of detriment to the reporter: the case is watched for retaliation.
+    retaliation_watch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The day a reply was marked as the feedback (EU Art. 9(1)(f)): the deadline is met.
+    feedback_given_on: Mapped[date | None] = mapped_column(Date)
+    # How the case ended (vocabulary.CLOSURES); to whom it was referred is sealed to the staff key.
+    closure: Mapped[str | None] = mapped_column(String(32))
+    referral_box: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     grants: Mapped[list["Grant"]] = relationship(back_populates="case", cascade="all, delete-orphan")
     messages: Mapped[list["Message"]] = relationship(
@@ -205,6 +240,11 @@ class Case(Base):
         CheckConstraint(_in("category", CATEGORIES), name="category"),
         CheckConstraint(_in("routing", ROUTINGS), name="routing"),
         CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("admissibility", ADMISSIBILITY), name="admissibility"),
+        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint(_in("detriment_risk", DETRIMENT_RISKS), name="detriment_risk"),
+        CheckConstraint(_in("closure", CLOSURES), name="closure"),
         # The case list filters and sorts on these (see caselist.py).
         Index("ix_cases_received_on", "received_on"),
         Index("ix_cases_status_received_on", "status", "received_on"),
@@ -257,6 +297,8 @@ class Message(Base):
     sent_on: Mapped[date] = mapped_column(Date)
     # The reporter says they face retaliation: a flag, kept in plain on purpose.
     retaliation: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A staff reply marked as the feedback the EU Directive requires (Art. 9(1)(f)).
+    feedback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     body_box: Mapped[bytes] = mapped_column(LargeBinary)
 
     case: Mapped[Case] = relationship(back_populates="messages")
@@ -293,11 +335,123 @@ class Finding(Base):
     case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     outcome: Mapped[str] = mapped_column(String(32))
     narrative_box: Mapped[bytes] = mapped_column(LargeBinary)
-    # Sealed too; an empty box when the finding is not substantiated.
+    # The root cause's code, plain so it can be counted (required when substantiated, else optional);
+    # its explanation is sealed in root_cause_box (an empty box when there is none).
+    root_cause: Mapped[str | None] = mapped_column(String(32))
     root_cause_box: Mapped[bytes] = mapped_column(LargeBinary)
     decided_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     decided_on: Mapped[date] = mapped_column(Date)
-    __table_args__ = (CheckConstraint(_in("outcome", FINDINGS), name="outcome"),)
+    __table_args__ = (
+        CheckConstraint(_in("outcome", FINDINGS), name="outcome"),
+        CheckConstraint(_in("root_cause", ROOT_CAUSES), name="root_cause"),
+    )
+
+
+class ListEntry(Base):
+    """One entry of a list the administrator keeps for coding cases: a business unit or a country.
+
+    Retired, not deleted, once cases use it: the codes of old cases must still resolve."""
+
+    __tablename__ = "list_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (
+        CheckConstraint(_in("kind", LIST_KINDS), name="kind"),
+        UniqueConstraint("kind", "label", name="one_label_per_kind"),
+    )
+
+
+class CaseAllegation(Base):
+    """One allegation type an assessment found in a case (several may apply)."""
+
+    __tablename__ = "case_allegations"
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    __table_args__ = (CheckConstraint(_in("code", ALLEGATION_TYPES), name="code"),)
+
+
+class CaseLink(Base):
+    """Two cases linked, stored once from each side: "related" both ways, or "duplicate_of" one
+    way and "duplicated_by" the other. Made by someone who holds both cases."""
+
+    __tablename__ = "case_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    other_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    linked_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    linked_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (
+        CheckConstraint(_in("kind", LINK_KINDS), name="kind"),
+        CheckConstraint("case_id <> other_id", name="not_itself"),
+        UniqueConstraint("case_id", "other_id", name="once_per_pair"),
+    )
+
+
+class RemediationAction(Base):
+    """Something the company does about a finding: what and who are sealed, the rest is plain
+    so that overdue actions can be listed and reminded without a key."""
+
+    __tablename__ = "remediation_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # The action's number within its case, as its URL names it.
+    number: Mapped[int] = mapped_column(Integer)
+    what_box: Mapped[bytes] = mapped_column(LargeBinary)
+    # A staff member or an outside party, sealed.
+    owner_box: Mapped[bytes] = mapped_column(LargeBinary)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # What shows it was done (sealed); None until given.
+    evidence_box: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_on: Mapped[date] = mapped_column(Date)
+    updated_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (
+        CheckConstraint(_in("status", REMEDIATION_STATUSES), name="status"),
+        UniqueConstraint("case_id", "number"),
+        Index("ix_remediation_actions_status_due_on", "status", "due_on"),
+    )
+
+
+class Minutes(Base):
+    """Minutes of a call or meeting with the reporter (EU Art. 18(2)-(4)), sealed to the
+    conversation key: the reporter reads them and confirms or corrects them."""
+
+    __tablename__ = "minutes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    held_on: Mapped[date] = mapped_column(Date)
+    body_box: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # The reporter's answer, its day, and their correction (sealed to the conversation key).
+    answer: Mapped[str | None] = mapped_column(String(16))
+    answered_on: Mapped[date | None] = mapped_column(Date)
+    correction_box: Mapped[bytes | None] = mapped_column(LargeBinary)
+    __table_args__ = (
+        CheckConstraint(_in("kind", MEETING_KINDS), name="kind"),
+        CheckConstraint(_in("answer", MINUTES_ANSWERS), name="answer"),
+        UniqueConstraint("case_id", "number"),
+    )
+
+
+class Disclosure(Base):
+    """The reporter's identity passed outside the case team: to whom (sealed), on which legal
+    basis, and whether the reporter was told (EU Art. 16(2)-(3))."""
+
+    __tablename__ = "identity_disclosures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(RandomKey, ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    recipient_box: Mapped[bytes] = mapped_column(LargeBinary)
+    basis: Mapped[str] = mapped_column(String(32))
+    reporter_told: Mapped[bool] = mapped_column(Boolean)
+    disclosed_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    disclosed_on: Mapped[date] = mapped_column(Date)
+    __table_args__ = (CheckConstraint(_in("basis", DISCLOSURE_BASES), name="basis"),)
 
 
 class AuditEntry(Base):

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import deadlines
+from . import deadlines, remediation
 from .exclusion import implicated_clause, visible_clause
 from .grants import readers_clause
-from .models import AuditHead, Case, Grant, OutboxMail, RetaliationFlag, Staff
+from .models import AuditHead, Case, Grant, OutboxMail, RemediationAction, RetaliationFlag, Staff
 from .settings import Settings
 from .vocabulary import (
     ACKNOWLEDGE_SOON,
@@ -131,6 +131,25 @@ async def escalated(session: AsyncSession, settings: Settings, case: Case, now: 
     )
 
 
+async def case_officers(session: AsyncSession, case_id: int) -> list[str]:
+    """The active Compliance Officers who hold the case and may read it (routing and conflicts checked)."""
+    return await _holders(session, case_id, ("compliance_officer",))
+
+
+async def escalation_requested(session: AsyncSession, settings: Settings, case: Case, officers: list[str], now: datetime) -> None:
+    """The Audit Committee asks, from its register, that the case be escalated (cases/register.py)."""
+    await enqueue(
+        session,
+        settings,
+        officers,
+        "escalation_requested",
+        "Speakup: the Audit Committee asks for a case to be escalated",
+        f"An Audit Committee member asks that a case{_about(settings, case.reference)} be escalated to the Committee. "
+        "Open it and escalate it, or tell the Committee why not.",
+        now,
+    )
+
+
 async def retaliation_flag(
     session: AsyncSession, settings: Settings, case: Case, now: datetime, *, reporter_caused: bool
 ) -> None:
@@ -199,13 +218,18 @@ async def reminders(session: AsyncSession, settings: Settings, today: date, now:
         ),
         (
             "feedback_due",
-            and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by >= today, Case.feedback_by <= soon_feedback),
+            and_(
+                Case.status.in_(OPEN_STATUSES),
+                Case.feedback_by >= today,
+                Case.feedback_by <= soon_feedback,
+                deadlines.feedback_pending(),
+            ),
             "Speakup: feedback to a reporter is due",
             "Feedback to the reporter of a case{ref} is due by {day}.",
         ),
         (
             "feedback_overdue",
-            and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today),
+            and_(Case.status.in_(OPEN_STATUSES), Case.feedback_by < today, deadlines.feedback_pending()),
             "Speakup: feedback to a reporter is overdue",
             "Feedback to the reporter of a case{ref} was due on {day}.",
         ),
@@ -224,6 +248,29 @@ async def reminders(session: AsyncSession, settings: Settings, today: date, now:
                 now,
                 dedupe=f"{kind}:{case_id}:{day.isoformat()}",
             )
+    return added + await _remediation_reminders(session, settings, today, now)
+
+
+async def _remediation_reminders(session: AsyncSession, settings: Settings, today: date, now: datetime) -> int:
+    """Overdue remediation actions, to the case's managing holders: once per action and due date, like a deadline
+    (the remediation page and the case keep showing it; a mail a day would teach people to ignore them)."""
+    added = 0
+    overdue = await session.execute(
+        select(RemediationAction.id, RemediationAction.case_id, RemediationAction.due_on, Case.reference)
+        .join(Case, Case.id == RemediationAction.case_id)
+        .where(remediation.overdue_clause(today))
+    )
+    for action_id, case_id, due_on, reference in overdue.all():
+        added += await enqueue(
+            session,
+            settings,
+            await _holders(session, case_id, MANAGING_ROLES),
+            "remediation_overdue",
+            "Speakup: a remediation action is overdue",
+            f"A remediation action of a case{_about(settings, reference)} was due on {due_on.isoformat()}.",
+            now,
+            dedupe=f"remediation_overdue:{action_id}:{due_on.isoformat()}",
+        )
     return added
 
 

@@ -1,18 +1,19 @@
-"""Numbers within a case: the order of its conversation, and the names its files and flags
-go by in URLs.
+"""Numbers within a case: the order of its conversation, and the names its files, flags and
+remediation actions go by in URLs.
 
 Row ids are random (models.py), so they neither order a conversation nor name a file
 without telling a reader how many rows of other cases lie between. A case numbers its
-own messages, files and flags 1, 2, 3, ... instead. The next number is read and written
-under a lock on the case row, so two writers to one case cannot take the same number.
+own messages, files, flags, remediation actions and minutes 1, 2, 3, ... instead. The next number
+is read and written under a lock on the case row, so two writers to one case cannot take
+the same number.
 """
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Attachment, Case, Message, RetaliationFlag
+from .models import Attachment, Case, Message, Minutes, RemediationAction, RetaliationFlag
 
-Numbered = type[Message] | type[Attachment] | type[RetaliationFlag]
+Numbered = type[Message] | type[Attachment] | type[RetaliationFlag] | type[RemediationAction] | type[Minutes]
 
 
 async def lock_case(session: AsyncSession, case_id: int) -> None:
@@ -25,9 +26,9 @@ async def _next(session: AsyncSession, model: Numbered, case_id: int) -> int:
     return (last or 0) + 1
 
 
-async def add_numbered(session: AsyncSession, row: Message | RetaliationFlag) -> None:
-    """Add a message (with its files) or a flag to its case under the next numbers, inside
-    the caller's transaction."""
+async def add_numbered(session: AsyncSession, row: Message | RetaliationFlag | RemediationAction | Minutes) -> None:
+    """Add a message (with its files), a flag, a remediation action or minutes to its case under
+    the next numbers, inside the caller's transaction."""
     await lock_case(session, row.case_id)
     row.number = await _next(session, type(row), row.case_id)
     if isinstance(row, Message) and row.attachments:

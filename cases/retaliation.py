@@ -290,12 +290,12 @@ async def review_flag(session: AsyncSession, identity: Identity, reference: str,
 async def resolve_flag(
     session: AsyncSession, identity: Identity, reference: str, number: int, resolution: str, record: str, now: datetime
 ) -> None:
-    """Close a flag with the justified grounds found for the action, or the remedy given (sealed). Commits."""
+    """Close a flag as one of FLAG_RESOLUTIONS (justified grounds, remedy, duplicate, unfounded), with its record sealed. Commits."""
     errors = {}
     if resolution not in FLAG_RESOLUTIONS:
-        errors["resolution"] = "Choose justified grounds or remedy."
+        errors["resolution"] = "Choose a resolution: " + ", ".join(label.lower() for label in FLAG_RESOLUTIONS.values()) + "."
     if len(record.strip()) < 10:
-        errors["record"] = "Record the grounds found or the remedy given."
+        errors["record"] = "Record the grounds found, the remedy given, the flag it duplicates, or why it is unfounded."
     if errors:
         raise InvalidInput(fields=errors)
     async with session.begin():

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Forbidden, WrongStatus
+from .errors import Forbidden, InvalidInput, WrongStatus
 from .models import Case
 from .vocabulary import ACCOUNT_MANAGERS, AUDIT_READERS, CASE_ROLES, COMMITTEE_ROLES, MANAGING_ROLES, OFFICER_ROLES
 
@@ -24,6 +24,8 @@ class Step:
     refusal: str = WrongStatus.detail
     # A step that changes the case locks it first (see access.granted_case); a read does not.
     changes: bool = True
+    # A step that cannot be undone: the form must carry the staff member's confirmation.
+    irreversible: bool = False
 
 
 def _always(case: Case, role: str) -> bool:
@@ -44,27 +46,55 @@ def _conclude(case: Case, role: str) -> bool:
 
 
 def _close(case: Case, role: str) -> bool:
-    return case.status == "concluded" and (case.escalated_on is None or role in COMMITTEE_ROLES)
+    # After a finding, or without an investigation (cases/lifecycle.py checks the closure code
+    # against the status). Once escalated, only the Committee closes it.
+    if case.status == "escalated" or (case.status == "concluded" and case.escalated_on is not None):
+        return role in COMMITTEE_ROLES
+    return case.status != "closed"
+
+
+def _assess(case: Case, role: str) -> bool:
+    # With the acknowledgement or after it, and again while the investigation runs.
+    return case.status in ("received", "acknowledged", "investigating") or (
+        case.status == "escalated" and role in COMMITTEE_ROLES
+    )
+
+
+def _remediable(case: Case, role: str) -> bool:
+    return case.status in ("concluded", "closed")
 
 
 STEPS: dict[str, Step] = {
     # Reading a case, and what every holder may do with it.
     "view": Step(CASE_ROLES, _always, changes=False),
     "download": Step(CASE_ROLES, _always, changes=False),
-    "reveal": Step(CASE_ROLES, _always),
     "reply": Step(CASE_ROLES, _always),
     "note": Step(CASE_ROLES, _always),
-    "recuse": Step(CASE_ROLES, _always),
+    "recuse": Step(CASE_ROLES, _always, irreversible=True),
+    "minutes": Step(CASE_ROLES, _open, "A closed case takes no more minutes."),
+    # Who the reporter is stays with the managing roles (EU Art. 16): learning it, and passing it on.
+    "reveal": Step(MANAGING_ROLES, _always),
+    "disclose": Step(MANAGING_ROLES, _always),
     # Managing the case through its workflow.
     "acknowledge": Step(MANAGING_ROLES, lambda c, r: c.status == "received", "This report has been acknowledged already."),
+    "assess": Step(MANAGING_ROLES, _assess, "A decided case cannot be assessed again."),
     "investigate": Step(
-        MANAGING_ROLES, lambda c, r: c.status == "acknowledged", "Only an acknowledged case can be investigated."
+        MANAGING_ROLES,
+        lambda c, r: c.status == "acknowledged" and c.admissibility == "in_scope",
+        "Only an acknowledged case assessed as in scope can be investigated.",
     ),
+    # Linking needs both cases held (cases/lifecycle.py checks the other one).
+    "link": Step(MANAGING_ROLES, _always),
     "assign": Step(MANAGING_ROLES, _open, "A closed case cannot be assigned."),
     "conclude": Step(
         MANAGING_ROLES, _conclude, "Only a case under investigation can be concluded; an escalated one, by the Audit Committee."
     ),
-    "close": Step(MANAGING_ROLES, _close, "Only a concluded case can be closed; an escalated one, by the Audit Committee."),
+    "close": Step(
+        MANAGING_ROLES,
+        _close,
+        "This case is closed already; an escalated one is closed by the Audit Committee.",
+        irreversible=True,
+    ),
     # Even on a closed case: a conflict found late must still take the key away.
     "implicate": Step(MANAGING_ROLES, _always),
     "protect": Step(MANAGING_ROLES, _always),
@@ -73,6 +103,8 @@ STEPS: dict[str, Step] = {
         lambda c, r: c.status in ("concluded", "closed"),
         "Discipline is recorded once the investigation is concluded.",
     ),
+    "remediate": Step(MANAGING_ROLES, _remediable, "Remediation follows a concluded investigation."),
+    "update-remediation": Step(MANAGING_ROLES, _remediable, "Remediation follows a concluded investigation."),
     # The Compliance Officer's way to the Audit Committee.
     "escalate": Step(
         OFFICER_ROLES,
@@ -94,7 +126,7 @@ STEPS: dict[str, Step] = {
 # Committee, on any flag it may see (retaliation.py checks the grant and the exclusion).
 FLAG_STEPS: dict[str, Step] = {
     "review": Step(MANAGING_ROLES, lambda f, r: f.status == "open", "Only an open flag can be taken under review."),
-    "resolve": Step(MANAGING_ROLES, lambda f, r: f.status != "resolved", "This flag is resolved already."),
+    "resolve": Step(MANAGING_ROLES, lambda f, r: f.status != "resolved", "This flag is resolved already.", irreversible=True),
 }
 
 
@@ -110,6 +142,22 @@ def check_state(subject: Any, role: str, step: str, table: dict[str, Step] = STE
         raise WrongStatus(table[step].refusal)
 
 
+CONFIRM_FIELD = "confirm"
+
+
+def check_confirmed(step: Step, confirmation: object) -> None:
+    """``InvalidInput`` unless an irreversible step comes with its confirmation ticked."""
+    if step.irreversible:
+        require_confirmation(confirmation == "yes")
+
+
+def require_confirmation(confirmed: bool) -> None:
+    """``InvalidInput`` unless the box that confirms an act that cannot be undone was ticked
+    (a case's irreversible steps, a hand-over, disabling an account): checked before anything changes."""
+    if not confirmed:
+        raise InvalidInput(fields={CONFIRM_FIELD: "Tick the box to confirm: this cannot be undone."})
+
+
 def allowed_steps(role: str, subject: Any, table: dict[str, Step] = STEPS) -> frozenset[str]:
     """The steps this role may take on this case (or flag) now (the caller holds its grant)."""
     return frozenset(name for name, step in table.items() if role in step.roles and step.when(subject, role))
@@ -120,10 +168,13 @@ def allowed_steps(role: str, subject: Any, table: dict[str, Step] = STEPS) -> fr
 PAGES: dict[str, frozenset[str]] = {
     "cases": CASE_ROLES,
     "committee_queue": COMMITTEE_ROLES,
-    "register": COMMITTEE_ROLES,
+    "register": COMMITTEE_ROLES,  # the discipline register
+    # Figures over plain metadata: the Compliance Officer's over the cases they hold, the Committee's over all.
     "flags": CASE_ROLES,  # each sees the flags of the cases they hold; the Committee, all
+    "remediation": MANAGING_ROLES,  # the actions of the cases they hold
     "team": MANAGING_ROLES,
     "accounts": ACCOUNT_MANAGERS,
+    "lists": ACCOUNT_MANAGERS,
     "audit": AUDIT_READERS,
 }
 

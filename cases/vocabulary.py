@@ -29,6 +29,8 @@ RECEIVING_ROLES = ("compliance_officer", "audit_committee")
 
 ROUTINGS = ("compliance_officer", "audit_committee")
 STATUSES = ("received", "acknowledged", "investigating", "escalated", "concluded", "closed")
+# Still to be decided: what a closure, a link or a reassessment may act on.
+UNDECIDED_STATUSES = ("received", "acknowledged", "investigating", "escalated")
 # Acknowledged and not yet concluded: the feedback deadline runs.
 OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
 # Deadline windows: a deadline this close is "due" in the list, the reminders and the digest.
@@ -49,6 +51,69 @@ ROUTING_LABELS = {
     "compliance_officer": "Compliance Officer",
     "audit_committee": "Audit Committee only (concerns leadership)",
 }
+# The same, in the case list's narrow column (the full label is its title).
+ROUTING_SHORT = {"compliance_officer": "Officer", "audit_committee": "Committee"}
+# How a report came in (EU Directive 2019/1937 Art. 9(2)): the web form, or an operator
+# typing in what came by another channel through the intake API.
+CHANNELS = {
+    "web": "Web form",
+    "phone": "Hotline phone",
+    "letter": "Letter",
+    "email": "E-mail",
+    "meeting": "In-person meeting",
+}
+
+# Assessment (ISO 37002 8.3): is the report for this channel, how urgent, how exposed is the reporter.
+ADMISSIBILITY = {
+    "in_scope": "In scope: to be investigated",
+    "out_of_scope": "Out of scope",
+    "duplicate": "Duplicate of another case",
+    "insufficient_information": "Insufficient information",
+    "refer": "To be referred elsewhere (HR, a competent authority)",
+}
+PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
+# The risk of detriment to the reporter; "high" puts the case under a retaliation watch.
+DETRIMENT_RISKS = {"low": "Low", "medium": "Medium", "high": "High"}
+# What the report alleges, in the policy's own terms (fcpa-policy.txt, "General standards"
+# and "Permitted actions"); a report may allege several.
+ALLEGATION_TYPES = {
+    "official_bribery": "Payment, offer or promise to a foreign official",
+    "improper_advantage_received": "Favour or gift received in return for a payment to an official",
+    "gift_outside_exception": "Gift outside the policy's conditions (cash, over $100, personal use)",
+    "hospitality_travel": "Meals, entertainment, travel or lodging for an official",
+    "facilitation_payment": "Facilitation payment not pre-approved or not recorded",
+    "third_party_payment": "Payment through an agent, distributor, consultant or partner",
+    "donation_sponsorship": "Donation or sponsorship without written pre-approval",
+    "false_records": "False, missing or misleading books and records",
+    "control_circumvention": "Circumvention of internal accounting controls",
+    "wilful_blindness": "Conscious disregard of red flags",
+    "retaliation": "Retaliation against someone who reported",
+    "other": "Other",
+}
+# The lists an administrator keeps for coding a case (``cases/lists.py``).
+LIST_KINDS = {"business_unit": "Business units", "country": "Countries"}
+
+# How a case ends. "investigated" follows a finding; the others close a case without an investigation.
+CLOSURES = {
+    "investigated": "Investigated and concluded",
+    "out_of_scope": "Out of scope",
+    "duplicate": "Duplicate of another case",
+    "referred": "Referred elsewhere",
+    "insufficient_information": "Insufficient information after asking the reporter",
+    "withdrawn": "Withdrawn by the reporter",
+}
+UNINVESTIGATED_CLOSURES = tuple(code for code in CLOSURES if code != "investigated")
+# The closure an assessment leads to, when it finds the case not admissible.
+CLOSURE_FOR_ADMISSIBILITY = {
+    "out_of_scope": "out_of_scope",
+    "duplicate": "duplicate",
+    "insufficient_information": "insufficient_information",
+    "refer": "referred",
+}
+# A link as seen from one of its two cases: each link is stored in both directions.
+LINK_KINDS = {"related": "Related to", "duplicate_of": "Duplicate of", "duplicated_by": "Duplicated by"}
+LINK_REVERSE = {"related": "related", "duplicate_of": "duplicated_by", "duplicated_by": "duplicate_of"}
+
 HOLDERS = ("staff", "recovery", "reporter")
 # "note": an internal note of staff, never shown to the reporter;
 # "system": a message the system sends the reporter (a post-closure check-in).
@@ -62,6 +127,34 @@ FINDINGS = {
 }
 # Findings that must name their root cause.
 ROOT_CAUSE_NEEDED = frozenset({"substantiated", "partly_substantiated"})
+# Why it happened, coded so it can be counted (the DOJ's "root cause analysis"); the explanation stays sealed.
+ROOT_CAUSES = {
+    "inadequate_controls": "Inadequate controls",
+    "third_party_due_diligence": "Third-party due diligence",
+    "pressure_incentives": "Pressure or incentives",
+    "management_override": "Management override",
+    "training_gap": "Training gap",
+    "tone_at_the_top": "Tone at the top",
+    "other": "Other",
+}
+# What the company does about a substantiated finding.
+REMEDIATION_STATUSES = {"open": "Open", "in_progress": "In progress", "done": "Done", "verified": "Verified"}
+OPEN_REMEDIATION = ("open", "in_progress")
+
+# Minutes of a call or meeting with the reporter (EU Art. 18(2)-(4)): the reporter confirms or corrects them.
+MEETING_KINDS = {"call": "Telephone call", "video": "Video call", "meeting": "Meeting in person"}
+MINUTES_ANSWERS = {"confirmed": "Confirmed by the reporter", "corrected": "Corrected by the reporter"}
+
+# Passing the reporter's identity outside the team (EU Art. 16(2)-(3)): the legal basis, recorded.
+DISCLOSURE_BASES = {
+    "consent": "The reporter's explicit consent",
+    "authority_investigation": "An investigation by a national authority",
+    "judicial_proceedings": "Judicial proceedings",
+    "rights_of_defence": "The rights of defence of the person concerned",
+}
+# A basis under which the reporter may go untold, when telling them would jeopardise the
+# investigation or the proceedings (Art. 16(3)); under consent they always know.
+DISCLOSURE_MAY_WITHHOLD = frozenset({"authority_investigation", "judicial_proceedings"})
 SESSION_STATES = ("enrolling", "active")
 # Disciplinary actions, from the policy's "Disciplinary action" section.
 DISCIPLINARY_ACTIONS = {
@@ -101,5 +194,10 @@ RETALIATION_FORMS = {
 FLAG_SOURCES = ("reporter", "hr_match", "check_in")
 FLAG_SOURCE_LABELS = {"reporter": "reporter", "hr_match": "HR match", "check_in": "check-in"}
 FLAG_STATUSES = ("open", "under_review", "resolved")
-FLAG_RESOLUTIONS = {"justified_grounds": "Justified grounds for the action found", "remedy": "Remedy provided"}
+FLAG_RESOLUTIONS = {
+    "justified_grounds": "Justified grounds for the action found",
+    "remedy": "Remedy provided",
+    "duplicate": "Duplicate of another flag",
+    "unfounded": "Unfounded: no adverse action took place",
+}
 PROTECTED_ROLES = {"reporter": "Confidential reporter", "witness": "Witness", "helper": "Person who helped"}

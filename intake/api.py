@@ -15,6 +15,7 @@ from cases.errors import InvalidInput, InvalidReceipt
 from cases.filing import file_report, parse_report
 from cases.follow_up import AttachmentInfo, Mailbox, read_mailbox, send_reporter_message
 from cases.follow_up import answer_check_in as mailbox_answer_check_in
+from cases.follow_up import answer_minutes as mailbox_answer_minutes
 from crypto.receipts import MAX_TYPED
 from web.bodies import JSON_TEXT_BYTES, json_id, json_uploads, read_json
 
@@ -41,9 +42,16 @@ def _files(infos: list[AttachmentInfo]) -> list[dict]:
     return [{"name": info.name, "size": info.size} for info in infos]
 
 
+def _day(value) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _mailbox_json(mailbox: Mailbox) -> dict:
     return {
         "status": mailbox.status,
+        "routing": mailbox.routing,
+        "closed_on": _day(mailbox.closed_on),
+        "feedback_given_on": _day(mailbox.feedback_given_on),
         "received_on": mailbox.received_on.isoformat(),
         "acknowledged_on": mailbox.acknowledged_on.isoformat() if mailbox.acknowledged_on else None,
         "acknowledge_by": mailbox.acknowledge_by.isoformat(),
@@ -51,6 +59,18 @@ def _mailbox_json(mailbox: Mailbox) -> dict:
         "report": asdict(mailbox.report),
         "attachments": _files(mailbox.attachments),
         "check_ins": [{"id": c.id, "days_after_closure": c.days_after_closure} for c in mailbox.check_ins],
+        "minutes": [
+            {
+                "number": m.number,
+                "kind": m.kind,
+                "held_on": m.held_on.isoformat(),
+                "text": m.text,
+                "answer": m.answer,
+                "answered_on": _day(m.answered_on),
+                "correction": m.correction,
+            }
+            for m in mailbox.minutes
+        ],
         "messages": [
             {
                 "from": m.sender,
@@ -95,8 +115,16 @@ async def create_message(request: Request) -> Response:
         raise InvalidInput(fields={"retaliation": "Must be true or false."})
     uploads = await json_uploads(data.get("attachments"), ctx.settings)
     async with ctx.sessions() as session:
+        # An operator's tool: what the reporter dictates is sent, with no warning to confirm (the pages ask).
         await send_reporter_message(
-            session, ctx, receipt, data.get("body", ""), retaliation=retaliation, uploads=uploads, today=ctx.today()
+            session,
+            ctx,
+            receipt,
+            data.get("body", ""),
+            retaliation=retaliation,
+            uploads=uploads,
+            today=ctx.today(),
+            send_anyway=True,
         )
     return JSONResponse({"sent": True}, status_code=201)
 
@@ -115,4 +143,20 @@ async def answer_check_in(request: Request) -> Response:
         raise InvalidInput(fields={"check_in": "Give the check-in id and retaliation true or false."})
     async with ctx.sessions() as session:
         await mailbox_answer_check_in(session, ctx, receipt, check_in, retaliation, ctx.today())
+    return JSONResponse({"answered": True}, status_code=201)
+
+
+async def answer_minutes(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    data = await read_json(request, limit=JSON_TEXT_BYTES)  # a correction may be long
+    _only(data, {"receipt", "minutes", "answer", "correction"})
+    receipt = _receipt(data)
+    number = json_id(data.get("minutes"))
+    if number is None:
+        raise InvalidInput(fields={"minutes": "Give the number of the minutes."})
+    answer, correction = data.get("answer"), data.get("correction", "")
+    if not isinstance(answer, str) or not isinstance(correction, str):
+        raise InvalidInput(fields={"answer": "Give the answer and any correction as text."})
+    async with ctx.sessions() as session:
+        await mailbox_answer_minutes(session, ctx, receipt, number, answer, correction, ctx.today())
     return JSONResponse({"answered": True}, status_code=201)

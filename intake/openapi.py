@@ -4,10 +4,11 @@ from typing import NamedTuple
 
 from cases.errors import InvalidInput, InvalidReceipt, NotInitialised, SpeakupError, TooLarge, UnknownReceipt
 from cases.filing import FOREIGN_OFFICIAL, IDENTITY_FIELDS, TEXT_FIELDS
-from cases.follow_up import MAX_MESSAGE, REPORTER_STATUS
+from cases.follow_up import MAX_MESSAGE, REPORTER_STATUS, TEAM_WORDS
 from cases.kdf_pool import Busy
+from cases.minutes import MAX_MINUTES
 from cases.retaliation import NotConfigured
-from cases.vocabulary import CATEGORIES, RETALIATION_FORMS
+from cases.vocabulary import CATEGORIES, CHANNELS, MEETING_KINDS, MINUTES_ANSWERS, RETALIATION_FORMS
 from crypto.receipts import MAX_TYPED
 from web.bodies import MAX_ID
 from web.errors import (
@@ -77,6 +78,7 @@ def _required_text(limit: int, description: str) -> dict:
 # Something that is not white space, as Python's str.strip() sees it (which also strips
 # the separators U+001C-U+001F and U+0085 that a JSON Schema \s leaves alone).
 NOT_BLANK = r"[^\s\u001c-\u001f\u0085]"
+BLANK = r"^[\s\u001c-\u001f\u0085]*$"
 # 16 symbols of Crockford base32 (I, L and O are read as 1, 1 and 0; U is not a symbol),
 # with any hyphens or spaces between them, in any case.
 RECEIPT = {
@@ -227,6 +229,22 @@ SPEC = {
                 },
             }
         },
+        "/api/v1/follow-up/minutes": {
+            "post": {
+                "operationId": "answerMinutes",
+                "summary": "Confirm or correct minutes of a call or meeting with the reporter (EU Art. 18); answered once.",
+                "requestBody": _body("MinutesAnswer"),
+                "responses": {
+                    "201": {
+                        "description": "Recorded with the minutes, with its day only.",
+                        "content": {
+                            "application/json": {"schema": {"type": "object", "properties": {"answered": {"type": "boolean"}}}}
+                        },
+                    },
+                    **_errors(*BODY_ERRORS, *RECEIPT_ERRORS),
+                },
+            }
+        },
         "/api/v1/hr/adverse-actions": {
             "post": {
                 "operationId": "importAdverseActions",
@@ -283,8 +301,16 @@ SPEC = {
                     "concerns_leadership": {
                         "type": "boolean",
                         "default": False,
-                        "description": "Concerns the Compliance Officer, the CFO or a director: "
-                        "routed to the Audit Committee only.",
+                        "description": "Concerns senior management: the Compliance Officer, the CFO, the CEO, "
+                        "any other officer or any director. Routed to the Audit Committee only.",
+                    },
+                    "channel": {
+                        "type": "string",
+                        "enum": list(CHANNELS),
+                        "default": "web",
+                        "description": "How the report came in: "
+                        + "; ".join(f"`{code}` {label.lower()}" for code, label in CHANNELS.items())
+                        + ". Staff see it on the case.",
                     },
                     "identity": {
                         "type": ["object", "null"],
@@ -329,6 +355,23 @@ SPEC = {
                     }
                 },
             },
+            "MinutesAnswer": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["receipt", "minutes", "answer"],
+                "description": "`confirmed` with no correction, or `corrected` with the reporter's correction "
+                "(not blank); anything else is `invalid_input`.",
+                "properties": {
+                    "receipt": RECEIPT,
+                    "minutes": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "The minutes' number."},
+                    "answer": {"type": "string", "enum": list(MINUTES_ANSWERS)},
+                    "correction": {"type": "string", "maxLength": MAX_MINUTES},
+                },
+                # A correction to send, or none at all to confirm (white space alone is none).
+                "if": {"properties": {"answer": {"const": "corrected"}}},
+                "then": {"required": ["correction"], "properties": {"correction": {"pattern": NOT_BLANK}}},
+                "else": {"properties": {"correction": {"pattern": BLANK}}},
+            },
             "ReceiptOnly": {
                 "type": "object",
                 "additionalProperties": False,
@@ -356,6 +399,17 @@ SPEC = {
                 "required": ["status", "received_on", "acknowledge_by", "feedback_by", "report", "messages"],
                 "properties": {
                     "status": {"type": "string", "enum": sorted(set(REPORTER_STATUS.values()))},
+                    "routing": {
+                        "type": "string",
+                        "enum": list(TEAM_WORDS),
+                        "description": "Who reads the report: the Compliance Officer, or the Audit Committee only.",
+                    },
+                    "closed_on": {"type": ["string", "null"], "format": "date"},
+                    "feedback_given_on": {
+                        "type": ["string", "null"],
+                        "format": "date",
+                        "description": "The day a reply was given as the feedback; `feedback_by` is met.",
+                    },
                     "received_on": _DATE,
                     "acknowledged_on": {"type": ["string", "null"], "format": "date"},
                     "acknowledge_by": _DATE,
@@ -368,6 +422,22 @@ SPEC = {
                         "items": {
                             "type": "object",
                             "properties": {"id": {"type": "integer"}, "days_after_closure": {"type": "integer"}},
+                        },
+                    },
+                    "minutes": {
+                        "type": "array",
+                        "description": "Minutes of calls and meetings with the reporter (see /api/v1/follow-up/minutes).",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "number": {"type": "integer"},
+                                "kind": {"type": "string", "enum": list(MEETING_KINDS)},
+                                "held_on": _DATE,
+                                "text": {"type": "string"},
+                                "answer": {"type": ["string", "null"], "enum": [*MINUTES_ANSWERS, None]},
+                                "answered_on": {"type": ["string", "null"], "format": "date"},
+                                "correction": {"type": "string"},
+                            },
                         },
                     },
                     "messages": {

@@ -25,8 +25,12 @@ def _redirect(request: Request, name: str) -> RedirectResponse:
     return RedirectResponse(request.url_for(name).path, status_code=303)
 
 
+# What the login page says after a redirect to it (post/redirect/get): the name only is in the URL.
+LOGIN_NOTICES = {"password": "Password changed. Log in again."}
+
+
 async def login_form(request: Request) -> Response:
-    return render(request, "staff/login.html", {"email": ""})
+    return render(request, "staff/login.html", {"email": "", "notice": LOGIN_NOTICES.get(request.query_params.get("done", ""))})
 
 
 async def login(request: Request) -> Response:
@@ -133,6 +137,6 @@ async def password(request: Request, me: Identity, form: FormData | None) -> Res
     except InvalidInput as error:
         return render(request, "staff/password.html", {"me": me.staff, "errors": error.fields}, status_code=error.status)
     # Every session has ended, this one too: log in again with the new password.
-    response = render(request, "staff/login.html", {"email": me.staff.email, "notice": "Password changed. Log in again."})
+    response = RedirectResponse(request.url_for("staff:login").path + "?done=password", status_code=303)
     clear_session_cookie(request, response)
     return response

@@ -8,19 +8,20 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cases import discipline, escalation, retaliation, workflow
+from cases import discipline, disclosure, done, escalation, lifecycle, minutes, remediation, retaliation, steps, workflow
 from cases.access import holds
 from cases.casefile import download, open_case, reveal_identity
-from cases.caselist import COUNT_LIMIT, PAGE_SIZE, SORTS, Filters, list_cases
+from cases.caselist import COUNT_LIMIT, PAGE_SIZE, SORTS, Filters, list_cases, with_summaries
+from cases.content import Upload, describe_size
 from cases.context import Context
-from cases.errors import InvalidInput, SpeakupError, WrongStatus
+from cases.errors import InvalidInput, SpeakupError, TooLarge, WrongStatus
 from cases.grants import unheld_alarm
 from cases.identity import Identity
 from cases.vocabulary import CASE_ROLES, CATEGORIES, COMMITTEE_ROLES, STATUSES
-from web.bodies import as_id
+from web.bodies import as_id, check_oversize
 from web.render import render
 
-from .guard import staff_page
+from .guard import FilesForm, staff_page, staff_upload_page
 from .session import now
 
 
@@ -38,6 +39,7 @@ def _filters(request: Request) -> Filters:
         sort=query.get("sort", "received") if query.get("sort") in SORTS else "received",
         page=1 if page is None else page,
         page_size=PAGE_SIZE if per_page is None else per_page,
+        summaries=query.get("summaries") != "0",
     )
 
 
@@ -48,6 +50,10 @@ async def case_list(request: Request, me: Identity, form: FormData | None) -> Re
     filters = _filters(request)
     async with request.app.state.ctx.sessions() as session:
         found = await list_cases(session, me, filters, now(request).date())
+    rows = found.rows
+    if filters.summaries:  # decrypted for this page's rows only, and logged
+        async with request.app.state.ctx.sessions() as session:
+            rows = await with_summaries(session, me, found.rows, now(request))
     async with request.app.state.ctx.sessions() as session:
         staff = await workflow.assignable(session)
     unheld: list[str] = []
@@ -60,7 +66,7 @@ async def case_list(request: Request, me: Identity, form: FormData | None) -> Re
         "staff/cases.html",
         {
             "me": me.staff,
-            "rows": found.rows,
+            "rows": rows,
             "total": f"more than {COUNT_LIMIT:,}" if found.total > COUNT_LIMIT else f"{found.total:,}",
             "filters": filters,
             "page": found.number,
@@ -73,7 +79,7 @@ async def case_list(request: Request, me: Identity, form: FormData | None) -> Re
 
 
 async def _case_page(
-    request: Request, me: Identity, *, identity: dict | None = None, error: SpeakupError | None = None
+    request: Request, me: Identity, *, error: SpeakupError | None = None, action: str = "", values: FormData | None = None
 ) -> Response:
     reference = request.path_params["reference"]
     async with request.app.state.ctx.sessions() as session:
@@ -82,10 +88,16 @@ async def _case_page(
         "me": me.staff,
         "file": casefile,
         "case": casefile.case,
-        "revealed": identity,
         "problem": error.detail if error else None,
         "errors": error.fields if error else {},
-        "done": request.query_params.get("done", ""),
+        # A refused form shows again with what was typed (the closing message, say), not emptied.
+        "refused": action,
+        "values": values if values is not None else {},
+        # The redirect after a step names it; the words come from the case as it now stands.
+        "done": "" if error else done.after(request.query_params.get("done", ""), casefile),
+        # A reply carries files within the reporter's own limits.
+        "max_attachments": request.app.state.ctx.settings.max_attachments,
+        "max_attachment_size": describe_size(request.app.state.ctx.settings.max_attachment_bytes),
     }
     return render(request, "staff/case.html", context, status_code=error.status if error else 200)
 
@@ -109,12 +121,44 @@ def _staff_id(form: FormData, field: str) -> int:
     return value
 
 
+def _uploads(form: FormData, ctx: Context) -> list[Upload]:
+    """A reply's files (only the reply's own route reads them: ``staff_upload_page``)."""
+    if not isinstance(form, FilesForm):
+        return []
+    check_oversize(form.submitted, ctx.settings)
+    return form.submitted.uploads
+
+
+def _number(form: FormData, field: str) -> int:
+    value = as_id(form.get(field))
+    if value is None:
+        raise InvalidInput(fields={field: "Choose one."})
+    return value
+
+
+def _assessment(form: FormData) -> lifecycle.AssessmentDraft:
+    return lifecycle.AssessmentDraft.parse(
+        allegations=[str(code) for code in form.getlist("allegations")],
+        **{f: _text(form, f) for f in lifecycle.ASSESSMENT_FIELDS},
+    )
+
+
 Step = Callable[[AsyncSession, Context, Identity, str, FormData], Awaitable[object]]
 
 # Every step of cases/steps.py that a form on the case page posts (all but reading the case).
 ACTIONS: dict[str, Step] = {
     "acknowledge": lambda s, ctx, me, ref, form: workflow.acknowledge(s, ctx, me, ref, ctx.now()),
-    "reply": lambda s, ctx, me, ref, form: workflow.write(s, me, ref, _text(form, "body"), note=False, now=ctx.now()),
+    "reply": lambda s, ctx, me, ref, form: workflow.write(
+        s,
+        me,
+        ref,
+        _text(form, "body"),
+        note=False,
+        now=ctx.now(),
+        feedback=form.get("feedback") == "yes",
+        uploads=_uploads(form, ctx),
+        settings=ctx.settings,
+    ),
     "note": lambda s, ctx, me, ref, form: workflow.write(s, me, ref, _text(form, "body"), note=True, now=ctx.now()),
     "assign": lambda s, ctx, me, ref, form: workflow.assign(s, me, ref, _staff_id(form, "assignee"), ctx.now()),
     "recuse": lambda s, ctx, me, ref, form: workflow.recuse(s, me, ref, ctx.now()),
@@ -123,10 +167,18 @@ ACTIONS: dict[str, Step] = {
         s,
         me,
         ref,
-        workflow.FindingDraft.parse(_text(form, "outcome"), _text(form, "narrative"), _text(form, "root_cause")),
+        workflow.FindingDraft.parse(
+            _text(form, "outcome"), _text(form, "narrative"), _text(form, "root_cause"), _text(form, "root_cause_explanation")
+        ),
         ctx.now(),
     ),
-    "close": lambda s, ctx, me, ref, form: workflow.move(s, me, ref, "close", ctx.now()),
+    "assess": lambda s, ctx, me, ref, form: lifecycle.assess(s, ctx, me, ref, _assessment(form), ctx.now()),
+    "link": lambda s, ctx, me, ref, form: lifecycle.link(
+        s, ctx, me, ref, _text(form, "other_case"), _text(form, "link_kind"), ctx.now()
+    ),
+    "close": lambda s, ctx, me, ref, form: lifecycle.close(
+        s, ctx, me, ref, lifecycle.ClosureDraft.parse(**{f: _text(form, f) for f in lifecycle.CLOSURE_FIELDS}), ctx.now()
+    ),
     "escalate": lambda s, ctx, me, ref, form: escalation.escalate(s, ctx, me, ref, _text(form, "reason"), ctx.now()),
     "return": lambda s, ctx, me, ref, form: escalation.return_to_officer(s, me, ref, _text(form, "instructions"), ctx.now()),
     "take-over": lambda s, ctx, me, ref, form: escalation.take_over(s, me, ref, _staff_id(form, "assignee"), ctx.now()),
@@ -137,25 +189,63 @@ ACTIONS: dict[str, Step] = {
     "discipline": lambda s, ctx, me, ref, form: discipline.record_outcome(
         s, me, ref, discipline.Outcome.parse(**{f: _text(form, f) for f in discipline.OUTCOME_FIELDS}), ctx.now()
     ),
+    "disclose": lambda s, ctx, me, ref, form: disclosure.disclose(
+        s,
+        me,
+        ref,
+        disclosure.DisclosureDraft.parse(
+            _text(form, "recipient"), _text(form, "basis"), _text(form, "explanation"), form.get("withhold") == "yes"
+        ),
+        ctx.now(),
+    ),
+    "minutes": lambda s, ctx, me, ref, form: minutes.record_minutes(
+        s,
+        me,
+        ref,
+        minutes.MinutesDraft.parse(_text(form, "kind"), _text(form, "held_on"), _text(form, "text"), ctx.today()),
+        ctx.now(),
+    ),
     "protect": lambda s, ctx, me, ref, form: retaliation.add_protected_person(
         s, ctx, me, ref, _text(form, "employee_id"), _text(form, "name"), _text(form, "role"), ctx.now()
+    ),
+    "remediate": lambda s, ctx, me, ref, form: remediation.add_action(
+        s,
+        me,
+        ref,
+        remediation.ActionDraft.parse(_text(form, "what"), _text(form, "owner"), _text(form, "due_on"), ctx.today()),
+        ctx.now(),
+    ),
+    "update-remediation": lambda s, ctx, me, ref, form: remediation.update_action(
+        s, me, ref, _number(form, "number"), _text(form, "status"), _text(form, "evidence"), ctx.now()
     ),
 }
 
 
 @staff_page
 async def case_action(request: Request, me: Identity, form: FormData | None) -> Response:
-    reference, action = request.path_params["reference"], request.path_params["action"]
+    assert form is not None  # a POST
+    return await _act(request, me, request.path_params["action"], form)
+
+
+@staff_upload_page
+async def reply(request: Request, me: Identity, form: FormData | None) -> Response:
+    """A reply to the reporter: the one case form that may carry files."""
+    assert form is not None
+    return await _act(request, me, "reply", form)
+
+
+async def _act(request: Request, me: Identity, action: str, form: FormData) -> Response:
+    reference = request.path_params["reference"]
     step = ACTIONS.get(action)
     if step is None:
         raise InvalidInput("Unknown action.")
-    assert form is not None  # a POST
     ctx = request.app.state.ctx
     try:
+        steps.check_confirmed(steps.STEPS[action], form.get(steps.CONFIRM_FIELD))
         async with ctx.sessions() as session:
             await step(session, ctx, me, reference, form)
-    except (InvalidInput, WrongStatus, retaliation.NotConfigured) as error:
-        return await _case_page(request, me, error=error)
+    except (InvalidInput, TooLarge, WrongStatus, retaliation.NotConfigured, lifecycle.UnknownOther) as error:
+        return await _case_page(request, me, error=error, action=action, values=form)
     async with ctx.sessions() as session:
         still_held = await holds(session, me, reference)
     if not still_held:  # recused, implicated or taken over: the case is no longer theirs to see
@@ -165,13 +255,15 @@ async def case_action(request: Request, me: Identity, form: FormData | None) -> 
 
 @staff_page
 async def reveal(request: Request, me: Identity, form: FormData | None) -> Response:
+    """Reveal, then redirect: the case page shows the identity to this staff member for a while
+    (cases/casefile.py REVEAL_WINDOW), so a reload neither reveals nor logs it again."""
     reference = request.path_params["reference"]
     try:
         async with request.app.state.ctx.sessions() as session:
-            found = await reveal_identity(session, me, reference, _text(form or FormData(), "reason"), now(request))
+            await reveal_identity(session, me, reference, _text(form or FormData(), "reason"), now(request))
     except InvalidInput as error:
         return await _case_page(request, me, error=error)
-    return await _case_page(request, me, identity=found)
+    return RedirectResponse(request.url_for("staff:case", reference=reference).path + "?done=reveal", status_code=303)
 
 
 def content_disposition(name: str) -> str:

@@ -6,7 +6,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cases import discipline, retaliation
+from cases import discipline, done, retaliation, steps
 from cases.errors import InvalidInput
 from cases.identity import Identity
 from web.render import render
@@ -15,7 +15,9 @@ from .guard import staff_page
 from .session import now
 
 
-async def _flags_page(request: Request, me: Identity, *, error: InvalidInput | None = None) -> Response:
+async def _flags_page(
+    request: Request, me: Identity, *, error: InvalidInput | None = None, failed: tuple[str, int] | None = None
+) -> Response:
     async with request.app.state.ctx.sessions() as session:
         rows = await retaliation.list_flags(session, me, include_resolved=request.query_params.get("all") == "1")
     context = {
@@ -24,6 +26,8 @@ async def _flags_page(request: Request, me: Identity, *, error: InvalidInput | N
         "today": now(request).date(),
         "problem": error.detail if error else None,
         "errors": error.fields if error else {},
+        "failed": failed,  # (reference, number) of the flag whose form failed: its fields show the errors
+        "done": "" if error else done.FLAG_SENTENCES.get(request.query_params.get("done", ""), ""),
     }
     return render(request, "staff/flags.html", context, status_code=error.status if error else 200)
 
@@ -42,14 +46,15 @@ async def flag_action(request: Request, me: Identity, form: FormData | None) -> 
             if form.get("step") == "review":
                 await retaliation.review_flag(session, me, reference, number, now(request))
             elif form.get("step") == "resolve":
+                steps.check_confirmed(steps.FLAG_STEPS["resolve"], form.get(steps.CONFIRM_FIELD))
                 await retaliation.resolve_flag(
                     session, me, reference, number, str(form.get("resolution", "")), str(form.get("record", "")), now(request)
                 )
             else:
                 raise InvalidInput("Unknown step.")
     except InvalidInput as error:
-        return await _flags_page(request, me, error=error)
-    return RedirectResponse(request.url_for("staff:flags").path, status_code=303)
+        return await _flags_page(request, me, error=error, failed=(reference, number))
+    return RedirectResponse(request.url_for("staff:flags").path + f"?done={form.get('step')}", status_code=303)
 
 
 def _period(request: Request) -> tuple[date, date]:

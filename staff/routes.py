@@ -4,7 +4,15 @@ from starlette.routing import Route
 
 import web.convertors  # noqa: F401  ({name:id} in the paths below)
 
-from . import admin_pages, auth_pages, case_pages, committee_pages, hr_api
+from . import (
+    admin_pages,
+    auth_pages,
+    case_pages,
+    committee_pages,
+    hr_api,
+    list_pages,
+    remediation_pages,
+)
 
 routes = [
     Route("/login", auth_pages.login_form, methods=["GET"], name="login"),
@@ -18,14 +26,18 @@ routes = [
     Route("/cases/{reference}", case_pages.case_detail, methods=["GET"], name="case"),
     Route("/cases/{reference}/reveal", case_pages.reveal, methods=["POST"], name="reveal"),
     Route("/cases/{reference}/attachments/{number:id}", case_pages.attachment, methods=["GET"], name="attachment"),
+    # Before the generic action route: a reply is the one case form that may carry files.
+    Route("/cases/{reference}/reply", case_pages.reply, methods=["POST"], name="reply"),
     Route("/cases/{reference}/{action}", case_pages.case_action, methods=["POST"], name="case_action"),
     Route("/flags", committee_pages.flags, methods=["GET"], name="flags"),
+    Route("/remediation", remediation_pages.remediation_page, methods=["GET"], name="remediation"),
     Route("/cases/{reference}/flags/{number:id}", committee_pages.flag_action, methods=["POST"], name="flag_action"),
     Route("/register", committee_pages.register_page, methods=["GET"], name="register"),
     Route("/register.csv", committee_pages.register_csv, methods=["GET"], name="register_csv"),
     Route("/team", admin_pages.team, methods=["GET", "POST"], name="team"),
     Route("/admin", admin_pages.accounts, methods=["GET", "POST"], name="accounts"),
     Route("/admin/staff/{staff_id:id}", admin_pages.account, methods=["POST"], name="account"),
+    Route("/admin/lists", list_pages.list_entries, methods=["GET", "POST"], name="lists"),
     Route("/audit", admin_pages.audit_log, methods=["GET"], name="audit"),
 ]
 

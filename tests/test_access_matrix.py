@@ -15,13 +15,11 @@ import copy
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from cases.accounts import create_staff
 from cases.installation import initialise
-from cases.models import Case
 from staff.case_pages import ACTIONS
-from tests.conftest import CLIENT_ADDRESS, STAFF_PASSWORD, USER_AGENT, Reporter, StaffBrowser
+from tests.conftest import CLIENT_ADDRESS, STAFF_PASSWORD, USER_AGENT, Reporter, StaffBrowser, case_for
 
 CANARY = "MatrixCanary7f3e"
 OK, SEE_OTHER, WRONG_STATUS = 200, 303, 409
@@ -41,10 +39,22 @@ FORMS = {
     "reply": {"body": "a question"},
     "note": {"body": "a note"},
     "assign": {"assignee": "{investigator}"},
-    "recuse": {},
+    "recuse": {"confirm": "yes"},
     "investigate": {},
     "conclude": {"outcome": "unsubstantiated", "narrative": "Nothing was found to support the report."},
-    "close": {},
+    "close": {"closure": "withdrawn", "message": "As you asked, we closed your report.", "confirm": "yes"},
+    "assess": {
+        "admissibility": "in_scope",
+        "priority": "medium",
+        "detriment_risk": "low",
+        "allegations": "official_bribery",
+        "plan": "Interview the agent.",
+        "investigation_due": "2099-12-31",
+    },
+    "link": {"other_case": "{linkable}", "link_kind": "related"},
+    "remediate": {"what": "Require two signatures on agent fees", "owner": "Finance EMEA", "due_on": "2099-12-31"},
+    "update-remediation": {"number": "1", "status": "in_progress", "evidence": ""},
+    "minutes": {"kind": "call", "held_on": "2026-01-01", "text": "We spoke about the payment."},
     "escalate": {"reason": "needs the committee"},
     "return": {"instructions": "interview the agent first"},
     "take-over": {"assignee": "{investigator}"},
@@ -60,6 +70,11 @@ FORMS = {
         "notes": "",
     },
     "protect": {"employee_id": "E-1", "name": "W", "role": "witness"},
+    "disclose": {
+        "recipient": "The public prosecutor",
+        "basis": "judicial_proceedings",
+        "explanation": "The court ordered us to give your name to the prosecutor.",
+    },
 }
 # (method, path, form) for every route on a case, from the action table itself:
 # a new action without a form here fails its tests (and test_every_action_is_in_the_matrix).
@@ -74,7 +89,7 @@ CASE_ROUTES = {
 EXPECTED_WITH_GRANT = {
     "view": (OK, OK, OK, 403),
     "download": (OK, OK, OK, 403),
-    "reveal": (OK, OK, OK, 403),
+    "reveal": (SEE_OTHER, SEE_OTHER, 403, 403),
     "reply": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
     "note": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
     "recuse": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
@@ -82,9 +97,15 @@ EXPECTED_WITH_GRANT = {
     "assign": (SEE_OTHER, SEE_OTHER, 403, 403),
     "investigate": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not yet acknowledged
     "conclude": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not under investigation
-    "close": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not concluded
+    "close": (SEE_OTHER, SEE_OTHER, 403, 403),  # closed without an investigation
+    "assess": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "link": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "remediate": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not concluded
+    "update-remediation": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not concluded
+    "minutes": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
     "implicate": (SEE_OTHER, SEE_OTHER, 403, 403),
     "protect": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "disclose": (SEE_OTHER, SEE_OTHER, 403, 403),
     "discipline": (WRONG_STATUS, WRONG_STATUS, 403, 403),  # not concluded
     "escalate": (SEE_OTHER, 403, 403, 403),
     "return": (403, WRONG_STATUS, 403, 403),  # not escalated
@@ -119,22 +140,27 @@ async def build_world(app, clock) -> dict:
     ) as client:
         reporter = Reporter(client)
         files = [("attachments", ("evidence.txt", CANARY.encode(), "text/plain"))]
-        await reporter.file({"details": CANARY}, files=files)  # the shared case
-        await reporter.file({"details": CANARY}, files=files)  # the other case
-    async with ctx.sessions() as session:
-        shared, other = (await session.scalars(select(Case).order_by(Case.reference))).all()
-        file_ids = {c.reference: 1 for c in (shared, other)}  # each case's first (and only) file
+        # The shared case names its reporter, so that passing the identity on is a valid step.
+        shared_receipt = await reporter.file(
+            {"details": CANARY, "anonymity": "confidential", "name": "N", "contact": "C"}, files=files
+        )
+        other_receipt = await reporter.file({"details": CANARY}, files=files)
+        linkable_receipt = await reporter.file({"details": CANARY})  # held like the shared case: a link's other end
+    shared, other = await case_for(ctx, shared_receipt), await case_for(ctx, other_receipt)
+    linkable = await case_for(ctx, linkable_receipt)
+    file_ids = {c.reference: 1 for c in (shared, other)}  # each case's first (and only) file
 
     # The shared case: the officers give it to the committee member and the investigator.
     officer = StaffBrowser(app, clock, staff["compliance_officer"].email)
     assert (await officer.login()).status_code == SEE_OTHER
-    for assignee in (staff["audit_committee"], staff["investigator"]):
-        response = await officer.post(f"/staff/cases/{shared.reference}/assign", {"assignee": assignee.id})
-        assert response.status_code == SEE_OTHER, response.text[:300]
+    for case in (shared, linkable):
+        for assignee in (staff["audit_committee"], staff["investigator"]):
+            response = await officer.post(f"/staff/cases/{case.reference}/assign", {"assignee": assignee.id})
+            assert response.status_code == SEE_OTHER, response.text[:300]
     # The other case: only the helper officer holds it (the matrix officer recuses).
     response = await officer.post(f"/staff/cases/{other.reference}/assign", {"assignee": staff["helper"].id})
     assert response.status_code == SEE_OTHER, response.text[:300]
-    assert (await officer.post(f"/staff/cases/{other.reference}/recuse")).status_code == SEE_OTHER
+    assert (await officer.post(f"/staff/cases/{other.reference}/recuse", {"confirm": "yes"})).status_code == SEE_OTHER
     await officer.post("/staff/logout")
     await officer.aclose()
     for role in ROLES[1:]:  # first logins: enrol the authenticators
@@ -145,6 +171,7 @@ async def build_world(app, clock) -> dict:
     return {
         "shared": shared.reference,
         "other": other.reference,
+        "linkable": linkable.reference,
         "files": file_ids,
         "people": {name: row.email for name, row in staff.items()},
         "ids": {name: row.id for name, row in staff.items()},
@@ -195,7 +222,8 @@ async def test_case_routes(app, clock, world, role, action, granted):
     assert action in EXPECTED_WITH_GRANT and (method == "GET" or form is not None), f"{action} is not in the matrix"
     path = path.format(ref=reference, file=world["files"][reference])
     form = {
-        k: v.format(investigator=world["ids"]["investigator"], helper=world["ids"]["helper"]) for k, v in (form or {}).items()
+        k: v.format(investigator=world["ids"]["investigator"], helper=world["ids"]["helper"], linkable=world["linkable"])
+        for k, v in (form or {}).items()
     }
     browser = StaffBrowser(app, clock, world["people"][role])
     try:
@@ -234,6 +262,8 @@ def test_the_menu_offers_each_role_exactly_the_pages_it_may_open():
             ("audit", "/staff/audit"),
             ("flags", "/staff/flags"),
             ("register", "/staff/register"),
+            ("remediation", "/staff/remediation"),
+            ("lists", "/staff/admin/lists"),
         ]
     }
     for (_, path), answers in SITE_ROUTES.items():
@@ -252,6 +282,8 @@ SITE_ROUTES = {
     ("GET", "/staff/flags"): {"compliance_officer": OK, "audit_committee": OK, "investigator": OK, "admin": 403},
     ("GET", "/staff/register"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
     ("GET", "/staff/register.csv"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
+    ("GET", "/staff/remediation"): {"compliance_officer": OK, "audit_committee": OK, "investigator": 403, "admin": 403},
+    ("GET", "/staff/admin/lists"): {"compliance_officer": 403, "audit_committee": 403, "investigator": 403, "admin": OK},
 }
 
 
@@ -265,8 +297,9 @@ async def test_site_routes(app, clock, world, role):
             assert response.status_code == allowed[role], (path, role)
         staff_id = world["ids"]["investigator"]
         posts = {
-            f"/staff/admin/staff/{staff_id}": ({"change": "disable"}, {"admin": SEE_OTHER}),
-            "/staff/admin": ({"email": "x@example.test", "role": "admin", "password": "x" * 14}, {"admin": OK}),
+            f"/staff/admin/staff/{staff_id}": ({"change": "disable", "confirm": "yes"}, {"admin": SEE_OTHER}),
+            "/staff/admin/lists": ({"change": "add", "kind": "country", "label": "Peru"}, {"admin": SEE_OTHER}),
+            "/staff/admin": ({"email": "x@example.test", "role": "admin", "password": "x" * 14}, {"admin": SEE_OTHER}),
             "/staff/team": (
                 {"leaver": str(staff_id), "successor": str(staff_id)},
                 {"compliance_officer": 422, "audit_committee": 422},
@@ -298,6 +331,9 @@ STAFF_ROUTES = [
     ("GET", "/staff/register"),
     ("GET", "/staff/register.csv"),
     ("POST", "/staff/digest"),
+    ("GET", "/staff/remediation"),
+    ("GET", "/staff/admin/lists"),
+    ("POST", "/staff/admin/lists"),
 ]
 
 

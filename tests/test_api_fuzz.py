@@ -15,6 +15,7 @@ OPERATIONS = [
     ("/api/v1/follow-up", "POST"),
     ("/api/v1/follow-up/messages", "POST"),
     ("/api/v1/follow-up/check-ins", "POST"),
+    ("/api/v1/follow-up/minutes", "POST"),
     ("/api/v1/hr/adverse-actions", "POST"),
 ]
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from cases.accounts import create_staff
 from cases.models import AuditEntry, Case, Grant
 from tests.conftest import STAFF_PASSWORD, Reporter, case_for
+from tests.test_lifecycle import IN_SCOPE
 
 
 async def references(installed) -> list[str]:
@@ -116,10 +117,16 @@ async def test_implicated_staff_lose_access_and_only_a_committee_override_restor
 async def _concluded_case(client, officer, installed, category: str, outcome: str) -> str:
     receipt = await Reporter(client).file({"category": category})
     reference = (await case_for(installed.ctx, receipt)).reference
-    for step in ("acknowledge", "investigate"):
-        await officer.post(f"/staff/cases/{reference}/{step}")
+    for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+        await officer.post(f"/staff/cases/{reference}/{step}", form)
     await officer.post(
-        f"/staff/cases/{reference}/conclude", {"outcome": outcome, "narrative": "Found.", "root_cause": "Weak approvals."}
+        f"/staff/cases/{reference}/conclude",
+        {
+            "outcome": outcome,
+            "narrative": "Found.",
+            "root_cause": "inadequate_controls",
+            "root_cause_explanation": "Weak approvals.",
+        },
     )
     return reference
 
@@ -259,8 +266,8 @@ async def test_staff_reasons_are_sealed_notes_and_the_audit_log_keeps_only_kinds
     committee = await browsers(installed.audit_committee)
     canaries = {"reveal": "ReasonCanaryReveal1", "escalate": "ReasonCanaryEscalate2", "return": "ReasonCanaryReturn3"}
     await officer.post(f"/staff/cases/{reference}/reveal", {"reason": canaries["reveal"]})
-    for step in ("acknowledge", "investigate"):
-        await officer.post(f"/staff/cases/{reference}/{step}")
+    for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+        await officer.post(f"/staff/cases/{reference}/{step}", form)
     await officer.post(f"/staff/cases/{reference}/escalate", {"reason": canaries["escalate"]})
     await committee.post(f"/staff/cases/{reference}/return", {"instructions": canaries["return"]})
     page = (await officer.get(f"/staff/cases/{reference}")).text

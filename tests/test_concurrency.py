@@ -15,6 +15,7 @@ from cases.accounts import create_staff
 from cases.models import AuditEntry, Case, Grant, Staff
 from tests.conftest import STAFF_PASSWORD, Reporter, StaffBrowser, case_for, new_app
 from tests.test_committee import holders
+from tests.test_lifecycle import IN_SCOPE
 
 ROUNDS = 6
 SEE_OTHER, REFUSED = 303, {409, 422}
@@ -98,8 +99,8 @@ async def test_a_conclusion_racing_an_escalation_is_one_or_the_other(client, ins
     officer, twin = await twins(installed.compliance_officer, installed.compliance_officer)
     finding = {"outcome": "unsubstantiated", "narrative": "Nothing found."}
     for reference in await new_cases(client, installed, ROUNDS):
-        for step in ("acknowledge", "investigate"):
-            assert (await officer.post(f"/staff/cases/{reference}/{step}")).status_code == SEE_OTHER
+        for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+            assert (await officer.post(f"/staff/cases/{reference}/{step}", form)).status_code == SEE_OTHER
         codes = await race(
             officer.post(f"/staff/cases/{reference}/conclude", finding),
             twin.post(f"/staff/cases/{reference}/escalate", {"reason": "the board should see this"}),
@@ -114,7 +115,11 @@ async def test_a_conclusion_racing_an_escalation_is_one_or_the_other(client, ins
 async def test_the_last_two_holders_recusing_at_once_leave_one_holding_it(client, installed, twins):
     officer, member = await twins(installed.compliance_officer, installed.audit_committee)
     for reference in await new_cases(client, installed, ROUNDS, category="books_records"):  # the CO and the Committee hold it
-        codes = await race(officer.post(f"/staff/cases/{reference}/recuse"), member.post(f"/staff/cases/{reference}/recuse"))
+        confirmed = {"confirm": "yes"}
+        codes = await race(
+            officer.post(f"/staff/cases/{reference}/recuse", confirmed),
+            member.post(f"/staff/cases/{reference}/recuse", confirmed),
+        )
         assert codes[0] == SEE_OTHER and codes[1] in REFUSED
         assert len(await holders(installed, reference)) == 1
 
@@ -290,8 +295,8 @@ async def test_two_administrators_cannot_disable_the_last_two_committee_members_
         )
     one, other = await twins(one_admin, other_admin)
     codes = await race(
-        one.post(f"/staff/admin/staff/{installed.audit_committee.id}", {"change": "disable"}),
-        other.post(f"/staff/admin/staff/{second.id}", {"change": "disable"}),
+        one.post(f"/staff/admin/staff/{installed.audit_committee.id}", {"change": "disable", "confirm": "yes"}),
+        other.post(f"/staff/admin/staff/{second.id}", {"change": "disable", "confirm": "yes"}),
     )
     assert codes[0] == SEE_OTHER and codes[1] in REFUSED
     async with installed.ctx.sessions() as session:

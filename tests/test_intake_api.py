@@ -51,7 +51,36 @@ async def test_file_then_follow_up_returns_the_reporters_own_fields(client):
     assert body["acknowledged_on"] is None
     assert body["acknowledge_by"] > body["received_on"] and body["feedback_by"] > body["acknowledge_by"]
     assert body["report"] == {k: v for k, v in REPORT.items() if k != "identity"}
-    assert body["messages"] == []
+    assert body["messages"] == [] and body["minutes"] == []
+    assert (body["routing"], body["closed_on"], body["feedback_given_on"]) == ("compliance_officer", None, None)
+
+
+async def test_a_report_keeps_the_channel_it_came_in_by(client, installed):
+    """An operator says how the report came in; the channel is plain metadata on the case, not in the report."""
+    receipts = {channel: await file(client, channel=channel) for channel in ("phone", "letter", "email", "meeting", "web")}
+    async with installed.ctx.sessions() as session:
+        stored = dict((await session.execute(select(Case.receipt_lookup, Case.channel))).all())
+    assert sorted(stored.values()) == sorted(receipts)
+    body = (await client.post("/api/v1/follow-up", json={"receipt": receipts["phone"]})).json()
+    assert "channel" not in body["report"]
+
+
+@pytest.mark.parametrize("channel", ["fax", "", "PHONE", 1, None, ["phone"]])
+@pytest.mark.backend_agnostic
+async def test_an_unknown_channel_is_refused_naming_the_field(client, installed, channel):
+    response = await client.post("/api/v1/reports", json={**REPORT, "channel": channel})
+    assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+    assert list(response.json()["fields"]) == ["channel"]
+    assert await count_rows(installed.ctx, Case) == 0
+
+
+@pytest.mark.backend_agnostic
+async def test_the_api_describes_who_counts_as_leadership_and_the_channels(client):
+    report = (await client.get("/api/v1/openapi.json")).json()["components"]["schemas"]["Report"]["properties"]
+    leadership = report["concerns_leadership"]["description"]
+    assert all(who in leadership for who in ("Compliance Officer", "CFO", "CEO", "any other officer", "any director"))
+    assert report["channel"]["enum"] == ["web", "phone", "letter", "email", "meeting"]
+    assert report["channel"]["default"] == "web"
 
 
 async def test_identity_is_stored_but_never_returned_to_a_receipt_holder(client, installed):
@@ -255,13 +284,14 @@ def spies(installed, monkeypatch) -> dict[str, Spy]:
         ("/api/v1/follow-up", {}),
         ("/api/v1/follow-up/messages", {"body": "hi", "attachments": [{"name": "a.txt", "data": b64(b"x" * 30_000)}]}),
         ("/api/v1/follow-up/check-ins", {"check_in": 1, "retaliation": True}),
+        ("/api/v1/follow-up/minutes", {"minutes": 1, "answer": "corrected", "correction": "x" * 100_000}),
     ],
-    ids=["follow-up", "message-with-a-file", "check-in"],
+    ids=["follow-up", "message-with-a-file", "check-in", "minutes"],
 )
 async def test_a_receipt_longer_than_any_receipt_is_refused_at_once(client, installed, spies, path, extra, receipt):
     response = await client.post(path, json={"receipt": receipt, **extra})
-    if len(receipt) > 4096 and "messages" not in path:
-        # A route that reads a receipt and nothing large: the body is refused before it is parsed.
+    if len(receipt) > 4096 and not path.endswith(("messages", "minutes")):
+        # A route that reads a receipt and nothing large (no message, no correction): the body is refused before it is parsed.
         assert (response.status_code, response.json()["error"]) == (413, "too_large")
         assert spies["json"].threads == []
     else:

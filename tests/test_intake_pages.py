@@ -41,15 +41,19 @@ async def test_report_form_shows_limits_and_has_a_hidden_honeypot(client):
     page = (await client.get("/report")).text
     assert "Up to 3 files, at most 64 KB each" in page  # the limits in force, from settings
     assert 'name="website"' in page and 'class="hp"' in page
-    assert "This concerns the Compliance Officer, the CFO, or a director" in page
+    assert "This concerns the Compliance Officer, the CFO, the CEO, another officer, or a director" in page
     for label in ["Bribery of a foreign official", "Facilitation payment", "False or missing books and records"]:
         assert label in page
 
 
 async def test_filing_shows_a_receipt_once_and_stores_the_case(client, reporter, installed):
     response = await reporter.submit()
-    assert response.status_code == 200
-    assert "Write it down now" in response.text
+    assert response.status_code == 303 and not RECEIPT.search(response.headers["location"] + response.text)
+    page = await reporter.follow(response)
+    assert "Write it down now" in page.text and RECEIPT.search(page.text)
+    # Reloaded, the receipt page files nothing and shows no receipt: it was shown once.
+    again = await client.get(response.headers["location"])
+    assert again.status_code == 200 and "Your receipt was shown once" in again.text and not RECEIPT.search(again.text)
     case = await _only_case(installed)
     assert re.fullmatch(r"\d{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", case.reference)
     assert (case.category, case.routing, case.status) == ("foreign_bribery", "compliance_officer", "received")
@@ -216,7 +220,8 @@ async def test_report_from_another_site_is_refused(client, reporter, installed):
 @pytest.mark.backend_agnostic
 async def test_message_without_csrf_token_is_refused(reporter, client, installed):
     receipt = await reporter.file()
-    response = await client.post("/follow-up/messages", data={"receipt": receipt, "body": "hello", "csrf_token": "forged"})
+    await reporter.open(receipt)
+    response = await client.post("/follow-up/messages", data={"body": "hello", "csrf_token": "forged"})
     assert response.status_code == 403
     assert await count_rows(installed.ctx, Message) == 0
 

@@ -14,12 +14,13 @@ from nacl.public import PublicKey
 from sqlalchemy import delete, select
 
 from cases.accounts import create_staff
-from cases.models import Case, Grant, Staff
+from cases.models import Case, Grant, Implicated, Staff
 from cases.outbox import send_due
 from cases.recovery import regrant_unheld
 from crypto import keys
 from tests.conftest import STAFF_PASSWORD, Reporter, case_for, close_the_day
 from tests.test_committee import holders, references
+from tests.test_lifecycle import CLOSE_INVESTIGATED, IN_SCOPE
 
 
 async def staff_member(installed, email: str, role: str) -> Staff:
@@ -33,7 +34,9 @@ async def test_a_compliance_officer_cannot_hand_the_committees_cases_to_themself
     member = installed.audit_committee
     assert member.id in await holders(installed, reference)
     officer = await browsers(installed.compliance_officer)
-    response = await officer.post("/staff/team", {"leaver": member.id, "successor": installed.compliance_officer.id})
+    response = await officer.post(
+        "/staff/team", {"leaver": member.id, "successor": installed.compliance_officer.id, "confirm": "yes"}
+    )
     assert response.status_code == 403
     assert member.id in await holders(installed, reference)
 
@@ -50,8 +53,9 @@ async def test_hand_over_names_only_cases_the_actor_holds(client, browsers, inst
     officer = await browsers(installed.compliance_officer)
     assert (await officer.post(f"/staff/cases/{ordinary}/assign", {"assignee": investigator.id})).status_code == 303
     successor = await staff_member(installed, "successor@example.test", "investigator")
-    page = await officer.post("/staff/team", {"leaver": investigator.id, "successor": successor.id})
-    assert page.status_code == 200
+    moved = await officer.post("/staff/team", {"leaver": investigator.id, "successor": successor.id, "confirm": "yes"})
+    assert moved.status_code == 303  # post/redirect/get: the team page says what moved
+    page = await officer.get(moved.headers["location"])
     assert ordinary in page.text and leadership not in page.text
     assert investigator.id in await holders(installed, leadership)  # the Committee's case is untouched
     assert successor.id in await holders(installed, ordinary) and investigator.id not in await holders(installed, ordinary)
@@ -78,8 +82,8 @@ async def test_once_escalated_only_the_committee_concludes_and_closes(client, br
     await Reporter(client).file({"summary": "Escalate me"})
     [reference] = await references(installed)
     officer = await browsers(installed.compliance_officer)
-    for step in ("acknowledge", "investigate"):
-        assert (await officer.post(f"/staff/cases/{reference}/{step}")).status_code == 303
+    for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+        assert (await officer.post(f"/staff/cases/{reference}/{step}", form)).status_code == 303
     escalation = {"reason": "concerns a board member's friend"}
     assert (await officer.post(f"/staff/cases/{reference}/escalate", escalation)).status_code == 303
     finding = {"outcome": "unsubstantiated", "narrative": "Nothing found."}
@@ -87,23 +91,23 @@ async def test_once_escalated_only_the_committee_concludes_and_closes(client, br
     assert "Record finding and conclude" not in (await officer.get(f"/staff/cases/{reference}")).text
     committee = await browsers(installed.audit_committee)
     assert (await committee.post(f"/staff/cases/{reference}/conclude", finding)).status_code == 303
-    assert (await officer.post(f"/staff/cases/{reference}/close")).status_code == 409
-    assert (await committee.post(f"/staff/cases/{reference}/close")).status_code == 303
+    assert (await officer.post(f"/staff/cases/{reference}/close", CLOSE_INVESTIGATED)).status_code == 409
+    assert (await committee.post(f"/staff/cases/{reference}/close", CLOSE_INVESTIGATED)).status_code == 303
 
 
 async def test_a_returned_case_is_the_compliance_officers_again(client, browsers, installed):
     await Reporter(client).file({"summary": "Escalate and return"})
     [reference] = await references(installed)
     officer = await browsers(installed.compliance_officer)
-    for step in ("acknowledge", "investigate"):
-        await officer.post(f"/staff/cases/{reference}/{step}")
+    for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+        await officer.post(f"/staff/cases/{reference}/{step}", form)
     await officer.post(f"/staff/cases/{reference}/escalate", {"reason": "a second opinion"})
     committee = await browsers(installed.audit_committee)
     instructions = {"instructions": "Interview the agent first."}
     assert (await committee.post(f"/staff/cases/{reference}/return", instructions)).status_code == 303
     finding = {"outcome": "unsubstantiated", "narrative": "Nothing found."}
     assert (await officer.post(f"/staff/cases/{reference}/conclude", finding)).status_code == 303
-    assert (await officer.post(f"/staff/cases/{reference}/close")).status_code == 303
+    assert (await officer.post(f"/staff/cases/{reference}/close", CLOSE_INVESTIGATED)).status_code == 303
 
 
 async def test_a_role_change_gives_up_what_the_new_role_may_not_hold_and_says_so(client, browsers, installed):
@@ -113,8 +117,9 @@ async def test_a_role_change_gives_up_what_the_new_role_may_not_hold_and_says_so
     [leadership] = await references(installed)
     assert moved.id in await holders(installed, leadership)
     administrator = await browsers(admin)
-    page = await administrator.post(f"/staff/admin/staff/{moved.id}", {"change": "role", "role": "compliance_officer"})
-    assert page.status_code == 200 and "gave up 1 case grant" in page.text
+    changed = await administrator.post(f"/staff/admin/staff/{moved.id}", {"change": "role", "role": "compliance_officer"})
+    assert changed.status_code == 303  # post/redirect/get: the accounts page says it
+    assert "gave up 1 case grant" in (await administrator.get(changed.headers["location"])).text
     assert moved.id not in await holders(installed, leadership)
     now_officer = await browsers(moved)
     assert (await now_officer.get(f"/staff/cases/{leadership}")).status_code == 404
@@ -174,7 +179,7 @@ async def test_the_last_active_committee_member_cannot_be_disabled_or_moved(brow
     admin = await staff_member(installed, "admin@example.test", "admin")
     administrator = await browsers(admin)
     member = installed.audit_committee
-    disabled = await administrator.post(f"/staff/admin/staff/{member.id}", {"change": "disable"})
+    disabled = await administrator.post(f"/staff/admin/staff/{member.id}", {"change": "disable", "confirm": "yes"})
     assert disabled.status_code == 422 and "last active audit committee" in disabled.text
     demoted = await administrator.post(f"/staff/admin/staff/{member.id}", {"change": "role", "role": "investigator"})
     assert demoted.status_code == 422
@@ -189,7 +194,9 @@ async def test_an_account_whose_cases_nobody_else_reads_cannot_be_disabled(clien
     assert await holders(installed, reference) == {installed.compliance_officer.id}
     await staff_member(installed, "officer2@example.test", "compliance_officer")  # joins after: holds nothing
     administrator = await browsers(admin)
-    response = await administrator.post(f"/staff/admin/staff/{installed.compliance_officer.id}", {"change": "disable"})
+    response = await administrator.post(
+        f"/staff/admin/staff/{installed.compliance_officer.id}", {"change": "disable", "confirm": "yes"}
+    )
     assert response.status_code == 422 and "no active reader" in response.text
 
 
@@ -210,3 +217,21 @@ async def test_a_case_nobody_can_read_raises_an_alarm_and_the_recovery_key_grant
     assert "No active staff member can read" not in (await committee.get("/staff/")).text
     officer = await browsers(installed.compliance_officer)
     assert "Orphaned by an old database" in (await officer.get(f"/staff/cases/{reference}")).text
+
+
+async def test_the_alarm_never_names_a_case_to_a_member_it_implicates(client, browsers, installed):
+    await Reporter(client).file({"summary": "Orphaned, and about a committee member"})
+    [reference] = await references(installed)
+    async with installed.ctx.sessions() as session, session.begin():
+        case_id = (await session.scalars(select(Case.id).where(Case.reference == reference))).one()
+        await session.execute(delete(Grant).where(Grant.case_id == case_id, Grant.holder == "staff"))
+        session.add(
+            Implicated(
+                case_id=case_id,
+                staff_id=installed.audit_committee.id,
+                named_by=installed.compliance_officer.id,
+                named_on=installed.ctx.today(),
+            )
+        )
+    page = (await (await browsers(installed.audit_committee)).get("/staff/")).text
+    assert reference not in page and "No active staff member can read" not in page

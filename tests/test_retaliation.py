@@ -10,6 +10,7 @@ from sqlalchemy import event, func, select
 from cases.models import Case, CheckIn, ProtectedPerson, RetaliationFlag
 from cases.retaliation import deliver_check_ins
 from tests.conftest import Reporter, count_rows, csrf_from
+from tests.test_lifecycle import CLOSE_INVESTIGATED, IN_SCOPE
 
 HR_TOKEN = {"authorization": "Bearer test-hr-token-0f9e"}
 
@@ -48,11 +49,13 @@ async def test_a_flag_is_worked_from_open_to_resolved_with_a_record(client, brow
     reference = (await only_case(installed)).reference
     officer = await browsers(installed.compliance_officer)
     assert (await officer.post(f"/staff/cases/{reference}/flags/1", {"step": "review"})).status_code == 303
-    empty = await officer.post(f"/staff/cases/{reference}/flags/1", {"step": "resolve", "resolution": "remedy", "record": ""})
+    empty = await officer.post(
+        f"/staff/cases/{reference}/flags/1", {"step": "resolve", "resolution": "remedy", "record": "", "confirm": "yes"}
+    )
     assert empty.status_code == 422 and "Record the grounds" in empty.text
     done = await officer.post(
         f"/staff/cases/{reference}/flags/1",
-        {"step": "resolve", "resolution": "remedy", "record": "Demotion reversed, back pay paid."},
+        {"step": "resolve", "resolution": "remedy", "record": "Demotion reversed, back pay paid.", "confirm": "yes"},
     )
     assert done.status_code == 303
     [flag] = await flags(installed)
@@ -76,12 +79,12 @@ async def test_only_the_steps_table_decides_who_works_a_flag_and_when(client, br
     listing = (await investigator.get("/staff/flags")).text
     assert reference in listing and "Take under review" not in listing and "Resolve" not in listing
     for step in ("review", "resolve"):
-        posted = {"step": step, "resolution": "remedy", "record": "I decide this myself."}
+        posted = {"step": step, "resolution": "remedy", "record": "I decide this myself.", "confirm": "yes"}
         assert (await investigator.post(f"/staff/cases/{reference}/flags/1", posted)).status_code == 403
     assert "Take under review" in (await officer.get("/staff/flags")).text
-    record = {"step": "resolve", "resolution": "remedy", "record": "Shift restored from Monday."}
+    record = {"step": "resolve", "resolution": "remedy", "record": "Shift restored from Monday.", "confirm": "yes"}
     assert (await officer.post(f"/staff/cases/{reference}/flags/1", record)).status_code == 303
-    again = {"step": "resolve", "resolution": "justified_grounds", "record": "Overwriting the record."}
+    again = {"step": "resolve", "resolution": "justified_grounds", "record": "Overwriting the record.", "confirm": "yes"}
     assert (await officer.post(f"/staff/cases/{reference}/flags/1", again)).status_code == 409
     assert (await officer.post(f"/staff/cases/{reference}/flags/1", {"step": "review"})).status_code == 409
     [flag] = await flags(installed)
@@ -210,10 +213,10 @@ async def closed_case(client, browsers, installed) -> tuple[Reporter, str]:
     receipt = await reporter.file()
     reference = (await only_case(installed)).reference
     officer = await browsers(installed.compliance_officer)
-    for step in ("acknowledge", "investigate"):
-        await officer.post(f"/staff/cases/{reference}/{step}")
+    for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+        await officer.post(f"/staff/cases/{reference}/{step}", form)
     await officer.post(f"/staff/cases/{reference}/conclude", {"outcome": "unsubstantiated", "narrative": "Nothing found."})
-    await officer.post(f"/staff/cases/{reference}/close")
+    assert (await officer.post(f"/staff/cases/{reference}/close", CLOSE_INVESTIGATED)).status_code == 303
     return reporter, receipt
 
 
@@ -235,8 +238,8 @@ async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, brows
     assert "Have you faced retaliation?" in page and "days since your report was closed" in page
     check_in = int(re.search(r'name="check_in" value="(\d+)"', page).group(1))
     token = csrf_from(page)
-    answered = await client.post(
-        "/follow-up/check-in", data={"receipt": receipt, "check_in": check_in, "answer": "yes", "csrf_token": token}
+    answered = await reporter.follow(
+        await client.post("/follow-up/check-in", data={"check_in": check_in, "answer": "yes", "csrf_token": token})
     )
     assert answered.status_code == 200 and "Thank you for answering." in answered.text
     assert "Have you faced retaliation?" not in answered.text

@@ -221,7 +221,8 @@ async def test_password_change_rewraps_the_key_and_ends_every_session(browsers, 
             "repeat_password": "a brand new passphrase",
         },
     )
-    assert response.status_code == 200 and "Password changed" in response.text
+    assert response.status_code == 303  # post/redirect/get: the login page says it
+    assert "Password changed" in (await browser.get(response.headers["location"])).text
     assert await count_rows(installed.ctx, StaffSession) == 0
     assert (await second.get("/staff/")).headers["location"] == "/staff/login"
     assert (await browser.login()).status_code == 401  # the old password is gone
@@ -248,13 +249,14 @@ async def test_administrator_creates_disables_and_resets_accounts(browsers, app,
     created = await browser.post(
         "/staff/admin", {"email": "new@example.test", "role": "investigator", "password": "initial password 1"}
     )
-    assert created.status_code == 200 and "Account created" in created.text
+    assert created.status_code == 303  # post/redirect/get
+    assert "Account created" in (await browser.get(created.headers["location"])).text
     async with ctx.sessions() as session:
         new = await session.scalar(select(Staff).where(Staff.email == "new@example.test"))
     newcomer = StaffBrowser(app, clock, new.email, "initial password 1")
     assert (await newcomer.login()).status_code == 303
 
-    assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "disable"})).status_code == 303
+    assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "disable", "confirm": "yes"})).status_code == 303
     assert (await newcomer.get("/staff/")).headers["location"] == "/staff/login"  # the session ended
     assert (await newcomer.login()).status_code == 401
     assert (await browser.post(f"/staff/admin/staff/{new.id}", {"change": "enable"})).status_code == 303
@@ -276,7 +278,7 @@ async def test_administrator_cannot_lock_themselves_out(browsers, installed):
 
         admin = await create_staff(session, ctx, email="admin@example.test", role="admin", password=STAFF_PASSWORD)
     browser = await browsers(admin)
-    response = await browser.post(f"/staff/admin/staff/{admin.id}", {"change": "disable"})
+    response = await browser.post(f"/staff/admin/staff/{admin.id}", {"change": "disable", "confirm": "yes"})
     assert response.status_code == 422
 
 

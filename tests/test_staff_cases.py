@@ -8,6 +8,7 @@ from sqlalchemy import select, text, update
 from cases import audit
 from cases.models import AuditEntry, Case, Grant
 from tests.conftest import Reporter, case_for, close_the_day
+from tests.test_lifecycle import CLOSE_INVESTIGATED, IN_SCOPE
 
 
 async def only_reference(installed) -> str:
@@ -38,7 +39,9 @@ async def test_case_from_receipt_to_closure(client, browsers, installed):
     assert "Check the agent" not in follow_up
 
     revealed = await officer.post(f"/staff/cases/{reference}/reveal", {"reason": "arrange an interview"})
-    assert "Ana Example" in revealed.text and "+1 555 0100" in revealed.text
+    assert revealed.status_code == 303  # post/redirect/get: the case page shows it (tests/test_staff_pages.py)
+    shown = (await officer.get(revealed.headers["location"])).text
+    assert "Ana Example" in shown and "+1 555 0100" in shown
 
     file_id = re.search(rf"/staff/cases/{reference}/attachments/(\d+)", page).group(1)
     download = await officer.get(f"/staff/cases/{reference}/attachments/{file_id}")
@@ -53,6 +56,7 @@ async def test_case_from_receipt_to_closure(client, browsers, installed):
     assert reference in (await investigator.get("/staff/")).text
     assert "Cash to an inspector" in (await investigator.get(f"/staff/cases/{reference}")).text
 
+    assert (await officer.post(f"/staff/cases/{reference}/assess", IN_SCOPE)).status_code == 303
     assert (await officer.post(f"/staff/cases/{reference}/investigate")).status_code == 303
     missing_root_cause = await officer.post(
         f"/staff/cases/{reference}/conclude", {"outcome": "substantiated", "narrative": "The payment happened."}
@@ -60,10 +64,15 @@ async def test_case_from_receipt_to_closure(client, browsers, installed):
     assert missing_root_cause.status_code == 422 and "root cause" in missing_root_cause.text
     concluded = await officer.post(
         f"/staff/cases/{reference}/conclude",
-        {"outcome": "substantiated", "narrative": "The payment happened.", "root_cause": "No approval of agent fees."},
+        {
+            "outcome": "substantiated",
+            "narrative": "The payment happened.",
+            "root_cause": "inadequate_controls",
+            "root_cause_explanation": "No approval of agent fees.",
+        },
     )
     assert concluded.status_code == 303
-    assert (await officer.post(f"/staff/cases/{reference}/close")).status_code == 303
+    assert (await officer.post(f"/staff/cases/{reference}/close", CLOSE_INVESTIGATED)).status_code == 303
     final = (await officer.get(f"/staff/cases/{reference}")).text
     assert "closed" in final and "No approval of agent fees." in final
     assert (await reporter.open(receipt)).text.count("Closed") >= 1
@@ -92,7 +101,7 @@ async def test_steps_out_of_order_are_refused(client, browsers, installed):
     await Reporter(client).file()
     reference = await only_reference(installed)
     officer = await browsers(installed.compliance_officer)
-    for step in ("investigate", "close"):
+    for step in ("investigate",):  # closing before a finding is allowed (tests/test_lifecycle.py)
         response = await officer.post(f"/staff/cases/{reference}/{step}")
         assert response.status_code == 409
     conclude = await officer.post(f"/staff/cases/{reference}/conclude", {"outcome": "unsubstantiated", "narrative": "n"})
@@ -122,11 +131,11 @@ async def test_recusing_drops_the_grant_but_never_the_last_one(client, browsers,
     await Reporter(client).file()
     reference = await only_reference(installed)
     officer = await browsers(installed.compliance_officer)
-    alone = await officer.post(f"/staff/cases/{reference}/recuse")
+    alone = await officer.post(f"/staff/cases/{reference}/recuse", {"confirm": "yes"})
     assert alone.status_code == 422 and "only one holding" in alone.text
     await officer.post(f"/staff/cases/{reference}/assign", {"assignee": installed.investigator.id})
     investigator = await browsers(installed.investigator)
-    assert (await investigator.post(f"/staff/cases/{reference}/recuse")).status_code == 303
+    assert (await investigator.post(f"/staff/cases/{reference}/recuse", {"confirm": "yes"})).status_code == 303
     assert (await investigator.get(f"/staff/cases/{reference}")).status_code == 404
 
 
@@ -155,8 +164,11 @@ async def test_hand_over_moves_a_leavers_open_cases_in_one_step(client, browsers
         references = sorted((await session.scalars(select(Case.reference))).all())
     for reference in references:
         await officer.post(f"/staff/cases/{reference}/assign", {"assignee": installed.investigator.id})
-    response = await officer.post("/staff/team", {"leaver": installed.investigator.id, "successor": successor.id})
-    assert response.status_code == 200 and "Handed over 3 case(s)" in response.text
+    response = await officer.post(
+        "/staff/team", {"leaver": installed.investigator.id, "successor": successor.id, "confirm": "yes"}
+    )
+    assert response.status_code == 303  # post/redirect/get
+    assert "Handed over 3 case(s)" in (await officer.get(response.headers["location"])).text
     async with ctx.sessions() as session:
         holders = (await session.scalars(select(Grant.staff_id).where(Grant.holder == "staff"))).all()
         assignees = set((await session.scalars(select(Case.assignee_id))).all())

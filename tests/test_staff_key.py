@@ -17,6 +17,7 @@ from cases.filing import file_report, parse_report
 from cases.models import Case, DisciplinaryOutcome, Finding, Grant, Message, ProtectedPerson, RetaliationFlag
 from crypto import CryptoError, boxes, keys, receipts
 from tests.conftest import Reporter
+from tests.test_lifecycle import IN_SCOPE
 
 NAME, CONTACT = "Robin Reporter", "robin@example.org"
 SECRETS = {
@@ -38,16 +39,21 @@ async def _worked_case(client, browsers, installed) -> tuple[str, str]:
     officer = await browsers(installed.compliance_officer)
     async with installed.ctx.sessions() as session:
         reference = await session.scalar(select(Case.reference))
-    for step in ("acknowledge", "investigate"):
-        assert (await officer.post(f"/staff/cases/{reference}/{step}")).status_code == 303
+    for step, form in (("acknowledge", None), ("assess", IN_SCOPE), ("investigate", None)):
+        assert (await officer.post(f"/staff/cases/{reference}/{step}", form)).status_code == 303
     assert (await officer.post(f"/staff/cases/{reference}/reply", {"body": CONVERSATION["reply"]})).status_code == 303
     assert (await officer.post(f"/staff/cases/{reference}/note", {"body": SECRETS["note"]})).status_code == 303
     protect = {"employee_id": "E-1001", "name": SECRETS["protected"], "role": "witness"}
     assert (await officer.post(f"/staff/cases/{reference}/protect", protect)).status_code == 303
     assert (await reporter.write(receipt, CONVERSATION["message"], retaliation=True)).status_code in (200, 303)
-    resolve = {"step": "resolve", "resolution": "remedy", "record": SECRETS["flag_record"]}
+    resolve = {"step": "resolve", "resolution": "remedy", "record": SECRETS["flag_record"], "confirm": "yes"}
     assert (await officer.post(f"/staff/cases/{reference}/flags/1", resolve)).status_code == 303
-    finding = {"outcome": "substantiated", "narrative": SECRETS["narrative"], "root_cause": SECRETS["root_cause"]}
+    finding = {
+        "outcome": "substantiated",
+        "narrative": SECRETS["narrative"],
+        "root_cause": "inadequate_controls",
+        "root_cause_explanation": SECRETS["root_cause"],
+    }
     assert (await officer.post(f"/staff/cases/{reference}/conclude", finding)).status_code == 303
     outcome = {
         "subject": SECRETS["subject"],
@@ -75,7 +81,7 @@ class Copy:
     flags: list[RetaliationFlag]
 
     def staff_only_boxes(self) -> dict[str, bytes]:
-        found = {"identity": self.case.identity_box}
+        found = {"identity": self.case.identity_box, "plan": self.case.plan_box}
         found |= {f"note {m.id}": m.body_box for m in self.messages if m.sender == "note"}
         found |= {"narrative": self.finding.narrative_box, "root_cause": self.finding.root_cause_box}
         for o in self.outcomes:
@@ -128,7 +134,7 @@ def _assert_reporter_opens_only_the_conversation(copy: Copy, reporter_key: Priva
     thread = {m.sender: boxes.unseal(reporter_key, m.body_box).decode() for m in copy.messages if m.sender != "note"}
     assert thread["reporter"] == CONVERSATION["message"] and thread["staff"] == CONVERSATION["reply"]
     staff_only = copy.staff_only_boxes()
-    assert {"identity", "narrative", "root_cause"} <= set(staff_only) and len(staff_only) == 8
+    assert {"identity", "plan", "narrative", "root_cause"} <= set(staff_only) and len(staff_only) == 9
     assert [label for label, box in staff_only.items() if _opens(reporter_key, box)] == []
     # Nor does it open the staff key from any grant.
     for grant in copy.grants:
@@ -143,7 +149,8 @@ async def _assert_staff_read_everything(browsers, installed, reference: str) -> 
     for text in [*SECRETS.values(), *CONVERSATION.values()]:
         assert text in page, text
     revealed = await officer.post(f"/staff/cases/{reference}/reveal", {"reason": "arrange an interview"})
-    assert NAME in revealed.text and CONTACT in revealed.text
+    shown = (await officer.get(revealed.headers["location"])).text
+    assert NAME in shown and CONTACT in shown
 
 
 async def test_a_receipt_and_a_database_copy_open_the_conversation_and_nothing_staff_only(client, browsers, installed):
@@ -174,6 +181,7 @@ async def _make_it_old(installed, reference: str) -> None:
             return _legacy_box(case.public_key, boxes.unseal(staff_key, box))
 
         case.identity_box = old(case.identity_box)
+        case.plan_box = old(case.plan_box)
         for note in await session.scalars(select(Message).where(Message.case_id == case.id, Message.sender == "note")):
             note.body_box = old(note.body_box)
         for model, columns in (

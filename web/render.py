@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from cases import steps, vocabulary
+from cases import lifecycle, steps, vocabulary
 from cases.settings import Settings
 
 from .csrf import csrf_token, set_csrf_cookie
@@ -33,16 +33,31 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         categories=vocabulary.CATEGORIES,
         statuses=vocabulary.STATUSES,
         findings=vocabulary.FINDINGS,
+        admissibility=vocabulary.ADMISSIBILITY,
+        priorities=vocabulary.PRIORITIES,
+        detriment_risks=vocabulary.DETRIMENT_RISKS,
+        allegation_types=vocabulary.ALLEGATION_TYPES,
+        closures=vocabulary.CLOSURES,
+        closing_messages=lifecycle.CLOSING_MESSAGES,
+        link_kinds=vocabulary.LINK_KINDS,
+        list_kinds=vocabulary.LIST_KINDS,
+        root_causes=vocabulary.ROOT_CAUSES,
+        remediation_statuses=vocabulary.REMEDIATION_STATUSES,
         disciplinary_actions=vocabulary.DISCIPLINARY_ACTIONS,
         subject_types=vocabulary.SUBJECT_TYPES,
         protected_roles=vocabulary.PROTECTED_ROLES,
         retaliation_forms=vocabulary.RETALIATION_FORMS,
         flag_resolutions=vocabulary.FLAG_RESOLUTIONS,
+        disclosure_bases=vocabulary.DISCLOSURE_BASES,
+        disclosure_may_withhold=vocabulary.DISCLOSURE_MAY_WITHHOLD,
         sender_labels=vocabulary.SENDER_LABELS,
         flag_source_labels=vocabulary.FLAG_SOURCE_LABELS,
         pages_for=steps.allowed_pages,
         routing_labels=vocabulary.ROUTING_LABELS,
+        routing_short=vocabulary.ROUTING_SHORT,
         roles=vocabulary.ROLES,
+        channels=vocabulary.CHANNELS,
+        meeting_kinds=vocabulary.MEETING_KINDS,
     )
     return templates
 

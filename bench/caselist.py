@@ -23,10 +23,7 @@ import math
 import os
 import random
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -34,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import pyotp
+from load import start  # bench/load.py
 from sqlalchemy import insert, select
 
 from cases.accounts import create_staff
@@ -125,12 +123,6 @@ async def fill(ctx, count: int) -> str:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def login(client: httpx.AsyncClient) -> None:
     await client.get("/staff/login")
     token = lambda: client.cookies.get("__Host-csrf") or client.cookies.get("csrf")  # noqa: E731
@@ -183,7 +175,6 @@ async def main(count: int, database_url: str | None, rounds: int, runs_count: in
         async with ctx.engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")  # fresh statistics, as autovacuum would give
         await ctx.close()
-        port = free_port()
         env = {
             **os.environ,
             "SPEAKUP_DATABASE_URL": url,
@@ -193,20 +184,7 @@ async def main(count: int, database_url: str | None, rounds: int, runs_count: in
             "SPEAKUP_ARGON2_OPSLIMIT": "1",
             "SPEAKUP_ARGON2_MEMLIMIT": "8192",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-c", f"import cli; cli.main(['serve', '--port', '{port}'])"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        server, base = start(env, workers=1)
         try:
             client = httpx.AsyncClient(base_url=base)
             await login(client)

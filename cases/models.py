@@ -344,6 +344,8 @@ class Finding(Base):
     __table_args__ = (
         CheckConstraint(_in("outcome", FINDINGS), name="outcome"),
         CheckConstraint(_in("root_cause", ROOT_CAUSES), name="root_cause"),
+        # The dashboard counts findings from this index alone: the rows themselves are wide (sealed boxes).
+        Index("ix_findings_case_id_outcome", "case_id", "outcome", "root_cause", "decided_on"),
     )
 
 
@@ -412,7 +414,8 @@ class RemediationAction(Base):
     __table_args__ = (
         CheckConstraint(_in("status", REMEDIATION_STATUSES), name="status"),
         UniqueConstraint("case_id", "number"),
-        Index("ix_remediation_actions_status_due_on", "status", "due_on"),
+        # With the case: the dashboard counts overdue actions in scope from the index alone.
+        Index("ix_remediation_actions_status_due_on", "status", "due_on", "case_id"),
     )
 
 
@@ -525,7 +528,8 @@ class DisciplinaryOutcome(Base):
     __table_args__ = (
         CheckConstraint(_in("subject_type", SUBJECT_TYPES), name="subject_type"),
         CheckConstraint(_in("action", DISCIPLINARY_ACTIONS), name="action"),
-        Index("ix_disciplinary_outcomes_effective_on", "effective_on"),
+        # The register's period; with the rest, the dashboard's consistency view reads the index alone.
+        Index("ix_disciplinary_outcomes_effective_on", "effective_on", "case_id", "subject_type", "action"),
     )
 
 

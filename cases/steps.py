@@ -68,6 +68,8 @@ STEPS: dict[str, Step] = {
     # Reading a case, and what every holder may do with it.
     "view": Step(CASE_ROLES, _always, changes=False),
     "download": Step(CASE_ROLES, _always, changes=False),
+    # The case as a PDF for counsel or a regulator (cases/export.py); with the identity, "reveal" too.
+    "export": Step(CASE_ROLES, _always, changes=False),
     "reply": Step(CASE_ROLES, _always),
     "note": Step(CASE_ROLES, _always),
     "recuse": Step(CASE_ROLES, _always, irreversible=True),
@@ -169,7 +171,10 @@ PAGES: dict[str, frozenset[str]] = {
     "cases": CASE_ROLES,
     "committee_queue": COMMITTEE_ROLES,
     "register": COMMITTEE_ROLES,  # the discipline register
+    "complaints": COMMITTEE_ROLES,  # the register of every complaint (cases/register.py)
     # Figures over plain metadata: the Compliance Officer's over the cases they hold, the Committee's over all.
+    "dashboard": MANAGING_ROLES,
+    "boardpack": COMMITTEE_ROLES,  # the PDF for the Board, made by the Committee only
     "flags": CASE_ROLES,  # each sees the flags of the cases they hold; the Committee, all
     "remediation": MANAGING_ROLES,  # the actions of the cases they hold
     "team": MANAGING_ROLES,

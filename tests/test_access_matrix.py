@@ -30,7 +30,10 @@ READING_ROUTES = {
     "view": ("GET", "/staff/cases/{ref}", None),
     "download": ("GET", "/staff/cases/{ref}/attachments/{file}", None),
     "reveal": ("POST", "/staff/cases/{ref}/reveal", {"reason": "to interview"}),
+    "export": ("GET", "/staff/cases/{ref}/export.pdf", None),
 }
+# The export with the reporter's identity: a route of its own, taken by the "export" and "reveal" steps together.
+IDENTITY_EXPORT = ("POST", "/staff/cases/{ref}/export.pdf", {"export_reason": "for outside counsel's interview"})
 # A form for every action of the case page, each valid in itself, so that the answer is
 # about who asks and the case's state, never about the input. {investigator} and
 # {helper} are filled in with staff ids (the helper is an officer outside the matrix).
@@ -80,6 +83,7 @@ FORMS = {
 # a new action without a form here fails its tests (and test_every_action_is_in_the_matrix).
 CASE_ROUTES = {
     **READING_ROUTES,
+    "export-with-identity": IDENTITY_EXPORT,
     **{action: ("POST", f"/staff/cases/{{ref}}/{action}", FORMS.get(action)) for action in ACTIONS},
 }
 
@@ -90,6 +94,8 @@ EXPECTED_WITH_GRANT = {
     "view": (OK, OK, OK, 403),
     "download": (OK, OK, OK, 403),
     "reveal": (SEE_OTHER, SEE_OTHER, 403, 403),
+    "export": (OK, OK, OK, 403),
+    "export-with-identity": (OK, OK, 403, 403),
     "reply": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
     "note": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
     "recuse": (SEE_OTHER, SEE_OTHER, SEE_OTHER, 403),
@@ -239,7 +245,9 @@ async def test_case_routes(app, clock, world, role, action, granted):
 def test_every_action_is_in_the_matrix():
     """A new step on the case page needs a form and its expected answers here; a step gone leaves none behind."""
     assert set(FORMS) == set(ACTIONS), "the matrix's forms and staff.case_pages.ACTIONS differ"
-    assert set(EXPECTED_WITH_GRANT) == set(ACTIONS) | set(READING_ROUTES), "the expected answers and the routes differ"
+    assert set(EXPECTED_WITH_GRANT) == set(ACTIONS) | set(READING_ROUTES) | {"export-with-identity"}, (
+        "the expected answers and the routes differ"
+    )
     assert all(len(answers) == len(ROLES) for answers in EXPECTED_WITH_GRANT.values())
 
 
@@ -264,6 +272,8 @@ def test_the_menu_offers_each_role_exactly_the_pages_it_may_open():
             ("register", "/staff/register"),
             ("remediation", "/staff/remediation"),
             ("lists", "/staff/admin/lists"),
+            ("complaints", "/staff/complaints"),
+            ("dashboard", "/staff/dashboard"),
         ]
     }
     for (_, path), answers in SITE_ROUTES.items():
@@ -284,6 +294,15 @@ SITE_ROUTES = {
     ("GET", "/staff/register.csv"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
     ("GET", "/staff/remediation"): {"compliance_officer": OK, "audit_committee": OK, "investigator": 403, "admin": 403},
     ("GET", "/staff/admin/lists"): {"compliance_officer": 403, "audit_committee": 403, "investigator": 403, "admin": OK},
+    ("GET", "/staff/complaints"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
+    ("GET", "/staff/complaints.csv"): {"compliance_officer": 403, "audit_committee": OK, "investigator": 403, "admin": 403},
+    ("GET", "/staff/dashboard"): {"compliance_officer": OK, "audit_committee": OK, "investigator": 403, "admin": 403},
+    ("GET", "/staff/dashboard/board-pack.pdf"): {
+        "compliance_officer": 403,
+        "audit_committee": OK,
+        "investigator": 403,
+        "admin": 403,
+    },
 }
 
 
@@ -299,6 +318,7 @@ async def test_site_routes(app, clock, world, role):
         posts = {
             f"/staff/admin/staff/{staff_id}": ({"change": "disable", "confirm": "yes"}, {"admin": SEE_OTHER}),
             "/staff/admin/lists": ({"change": "add", "kind": "country", "label": "Peru"}, {"admin": SEE_OTHER}),
+            f"/staff/complaints/{world['shared']}/escalation": ({}, {"audit_committee": SEE_OTHER}),
             "/staff/admin": ({"email": "x@example.test", "role": "admin", "password": "x" * 14}, {"admin": SEE_OTHER}),
             "/staff/team": (
                 {"leaver": str(staff_id), "successor": str(staff_id)},
@@ -334,6 +354,12 @@ STAFF_ROUTES = [
     ("GET", "/staff/remediation"),
     ("GET", "/staff/admin/lists"),
     ("POST", "/staff/admin/lists"),
+    ("GET", "/staff/complaints"),
+    ("GET", "/staff/complaints.csv"),
+    ("POST", "/staff/complaints/{ref}/escalation"),
+    ("POST", "/staff/cases/{ref}/export.pdf"),
+    ("GET", "/staff/dashboard"),
+    ("GET", "/staff/dashboard/board-pack.pdf"),
 ]
 
 

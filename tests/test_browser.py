@@ -295,3 +295,44 @@ async def test_staff_pages_fit_a_phone_and_pass_axe(staff_site, browser, tmp_pat
     assert found == {}
     await admin.close()
     await context.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm install --prefix tests/browser)")
+async def test_the_dashboard_and_the_complaint_register_fit_a_phone_and_pass_axe(browser, tmp_path):
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from cases.accounts import create_staff
+    from cases.context import Context
+    from cases.models import Staff
+    from cases.settings import Settings
+    from tests.conftest import CHEAP_ARGON2
+    from tests.test_dashboard import build
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/speakup.db"
+    server = await prepared_server(url, tmp_path, secure_cookies="false")
+    ctx = Context(Settings(database_url=url, data_dir=tmp_path, argon2=CHEAP_ARGON2))
+    try:
+        async with ctx.sessions() as session:
+            officer = await session.scalar(select(Staff).where(Staff.email == "co@example.test"))
+        staff = {}
+        for role in ("audit_committee", "investigator"):
+            async with ctx.sessions() as session:
+                staff[role] = await create_staff(session, ctx, email=f"{role}@example.test", role=role, password=STAFF_PASSWORD)
+        await build(SimpleNamespace(ctx=ctx, compliance_officer=officer, **staff))
+    finally:
+        await ctx.close()
+    await server.start()
+    try:
+        shots = tmp_path / "screenshots"
+        shots.mkdir()
+        context = await browser.new_context(bypass_csp=True)  # only to inject axe
+        page = await context.new_page()
+        await staff_login(page, server.base, "audit_committee@example.test")
+        found = await check_page(page, server.base + "/staff/dashboard?from=2026-Q2&to=2026-Q4", "dashboard", shots)
+        found.update(await check_page(page, server.base + "/staff/complaints", "complaints", shots))
+        assert found == {}
+        await context.close()
+    finally:
+        server.kill()

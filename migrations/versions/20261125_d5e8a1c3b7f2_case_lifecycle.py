@@ -119,6 +119,13 @@ def upgrade() -> None:
     with op.batch_alter_table("findings") as batch:
         batch.add_column(sa.Column("root_cause", sa.String(length=32), nullable=True))
         batch.create_check_constraint(op.f("ck_findings_root_cause"), _in("root_cause", ROOT_CAUSES))
+        # The dashboard's counts read these columns from the index alone (cases/metrics.py).
+        batch.create_index("ix_findings_case_id_outcome", ["case_id", "outcome", "root_cause", "decided_on"], unique=False)
+    with op.batch_alter_table("disciplinary_outcomes") as batch:
+        batch.drop_index("ix_disciplinary_outcomes_effective_on")
+        batch.create_index(
+            "ix_disciplinary_outcomes_effective_on", ["effective_on", "case_id", "subject_type", "action"], unique=False
+        )
 
     op.create_table(
         "case_allegations",
@@ -168,7 +175,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("remediation_actions") as batch:
         batch.create_index(batch.f("ix_remediation_actions_case_id"), ["case_id"], unique=False)
-        batch.create_index("ix_remediation_actions_status_due_on", ["status", "due_on"], unique=False)
+        batch.create_index("ix_remediation_actions_status_due_on", ["status", "due_on", "case_id"], unique=False)
 
     op.create_table(
         "minutes",
@@ -213,7 +220,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("identity_disclosures", "minutes", "remediation_actions", "case_links", "case_allegations"):
         op.drop_table(table)
+    with op.batch_alter_table("disciplinary_outcomes") as batch:
+        batch.drop_index("ix_disciplinary_outcomes_effective_on")
+        batch.create_index("ix_disciplinary_outcomes_effective_on", ["effective_on"], unique=False)
     with op.batch_alter_table("findings") as batch:
+        batch.drop_index("ix_findings_case_id_outcome")
         batch.drop_constraint(op.f("ck_findings_root_cause"), type_="check")
         batch.drop_column("root_cause")
     with op.batch_alter_table("messages") as batch:

@@ -43,15 +43,21 @@ TABLE_STYLE = TableStyle(
 def pdf_text(text: str) -> str:
     """``text`` safe for a platypus Paragraph in a built-in font: markup escaped, and each character
     outside Windows-1252 folded to its base letter when it has one."""
-    folded = []
+    return escape(folded(text))
+
+
+def folded(text: str) -> str:
+    """``text`` for a built-in font, not markup (the document's title and author, the footer drawn on
+    the canvas): each character outside Windows-1252 folded to its base letter when it has one."""
+    chars = []
     for char in str(text):
         try:
             char.encode("cp1252")
         except UnicodeEncodeError:
             base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
             char = base if base.isascii() and base else char
-        folded.append(char)
-    return escape("".join(folded))
+        chars.append(char)
+    return "".join(chars)
 
 
 def _table(columns: list[str], rows: list[list[str]], width: float) -> Table:
@@ -66,7 +72,8 @@ def _table(columns: list[str], rows: list[list[str]], width: float) -> Table:
 
 def _counter_rows(counter, labels: dict[str, str], extra: dict[str, str] | None = None) -> list[list[str]]:
     names = {**labels, **(extra or {})}
-    return [[names.get(code, code), str(counter[code])] for code in names if counter.get(code)]
+    # A breakdown of one period's cases: a count under 5 could point at a reporter.
+    return [[names.get(code, code), str(metrics.Count(counter[code]))] for code in names if counter.get(code)]
 
 
 def render(board: metrics.Dashboard, *, made_by: str, made_at: datetime, organisation: str) -> bytes:
@@ -80,8 +87,8 @@ def render(board: metrics.Dashboard, *, made_by: str, made_at: datetime, organis
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN + 0.6 * cm,
-        title=pdf_text(f"Board pack {board.period}"),
-        author=pdf_text(made_by),
+        title=folded(f"Board pack {board.period}"),
+        author=folded(made_by),
         creator="Speakup",
     )
     width = document.width
@@ -89,7 +96,7 @@ def render(board: metrics.Dashboard, *, made_by: str, made_at: datetime, organis
     def footer(canvas, doc) -> None:
         canvas.saveState()
         canvas.setFont("Helvetica", 7.5)
-        canvas.drawString(MARGIN, MARGIN - 0.2 * cm, pdf_text(f"{stamp}. {organisation}, board pack {board.period}."))
+        canvas.drawString(MARGIN, MARGIN - 0.2 * cm, folded(f"{stamp}. {organisation}, board pack {board.period}."))
         canvas.drawRightString(A4[0] - MARGIN, MARGIN - 0.2 * cm, f"Page {doc.page}")
         canvas.restoreState()
 

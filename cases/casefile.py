@@ -123,7 +123,8 @@ class CaseFile:
     # The case's steps by day (cases/timeline.py): labels and who acted, never content.
     timeline: list[Day] = field(default_factory=list)
     # Whether the reporter gave a name or a contact (see open_case: not a reveal).
-    gave_name: bool = False
+    # Whether the reporter gave a name; None for a reader who may not reveal it (not told either way).
+    gave_name: bool | None = None
     # The name and contact, to the staff member who revealed them, until ``revealed_until``.
     revealed: dict | None = None
     revealed_until: datetime | None = None
@@ -196,12 +197,13 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         await audit.record(session, "case.viewed", actor_id=identity.staff.id, case_id=case.id, at=now)
 
     case_key, staff_key = case_keys.conversation, case_keys.staff_only
-    # Opened with the staff key for one boolean only, "did the reporter give a name": every holder
-    # may know it (it decides how the team may contact and protect the reporter, and the reporter
-    # chose it), and it names nobody. The name and contact stay unread unless this reader revealed
-    # them, logged with a reason, within the last REVEAL_WINDOW: then the page shows them again
-    # (post/redirect/get: a reload neither reveals nor logs a second time). Not a reveal, so no entry.
-    reporter = boxes.unseal_json(staff_key, case.identity_box)
+    # Opened with the staff key, for those who may reveal it, for one boolean only: "did the reporter
+    # give a name" (it decides how the team may contact and protect the reporter, and it names nobody).
+    # The name and contact stay unread unless this reader revealed them, logged with a reason, within
+    # the last REVEAL_WINDOW: then the page shows them again (post/redirect/get: a reload neither
+    # reveals nor logs a second time). Not a reveal, so no entry. Other holders are not told either way.
+    may_reveal = "reveal" in allowed_steps(identity.staff.role, case)
+    reporter = boxes.unseal_json(staff_key, case.identity_box) if may_reveal else {}
     until = utc(revealed_at) + REVEAL_WINDOW if revealed_at is not None else None
     shown = until is not None and utc(now) < until
     by_message: dict[int | None, list[FileInfo]] = {}
@@ -261,7 +263,7 @@ async def open_case(session: AsyncSession, identity: Identity, reference: str, n
         plan=_text(staff_key, case.plan_box) if case.plan_box else "",
         referral=_text(staff_key, case.referral_box) if case.referral_box else "",
         timeline=history,
-        gave_name=bool(reporter.get("name") or reporter.get("contact")),
+        gave_name=bool(reporter.get("name") or reporter.get("contact")) if may_reveal else None,
         revealed=reporter if shown else None,
         revealed_until=until if shown else None,
     )

@@ -163,7 +163,7 @@ async def with_summaries(session: AsyncSession, identity: Identity, rows: list[R
     rules as the list: a case hidden from the reader (routing, a conflict of interest)
     opens nothing even if a grant of it was left behind, and its row keeps no summary.
     Opening a summary decrypts case content, so it is logged as every decryption is:
-    "summaries.read" entries naming the references (never the summaries), as few as fit.
+    a "summary.read" entry per case (never the summary).
     """
     require_role(identity, CASE_ROLES)
     if not rows:
@@ -172,7 +172,7 @@ async def with_summaries(session: AsyncSession, identity: Identity, rows: list[R
     async with session.begin():
         found = (
             await session.execute(
-                select(Case.reference, Case.report_box, Grant.sealed_key)
+                select(Case.id, Case.reference, Case.report_box, Grant.sealed_key)
                 .join(Grant, mine)
                 .where(
                     Case.reference.in_([row.reference for row in rows]),
@@ -180,21 +180,12 @@ async def with_summaries(session: AsyncSession, identity: Identity, rows: list[R
                 )
             )
         ).all()
-        for detail in _joined(sorted(reference for reference, _, _ in found)):
-            await audit.record(session, "summaries.read", actor_id=identity.staff.id, detail=detail, at=now)
+        # One entry per case, carrying its case id: the audit page's rules then hide it from a reader
+        # the case implicates, as they hide every entry of that case (a reference in a detail would not be).
+        for case_id, *_ in found:
+            await audit.record(session, "summary.read", actor_id=identity.staff.id, case_id=case_id, at=now)
     summaries = {
         reference: boxes.unseal_json(keys.open_grant(sealed_key, identity.private_key), report_box).get("summary", "")
-        for reference, report_box, sealed_key in found
+        for _, reference, report_box, sealed_key in found
     }
     return [replace(row, summary=summaries.get(row.reference, "")) for row in rows]
-
-
-def _joined(references: list[str], limit: int = 500) -> list[str]:
-    """The references, space-separated, in as few details of at most ``limit`` characters as they fit."""
-    details: list[str] = []
-    for reference in references:
-        if details and len(details[-1]) + 1 + len(reference) <= limit:
-            details[-1] += " " + reference
-        else:
-            details.append(reference)
-    return details

@@ -221,7 +221,7 @@ def durations(board: Dashboard) -> Chart:
             cells.append(
                 f"{days_text(spread.median)} / {days_text(spread.p90)} ({spread.n})"
                 if spread.median is not None
-                else f"not given ({spread.n})"
+                else "not given"  # nor how many cases there were: under 5, that count could point at one
             )
         rows.append([quarter, *cells])
     return Chart(
@@ -282,8 +282,9 @@ def substantiation(board: Dashboard) -> Chart:
         [
             [
                 CATEGORIES[code],
-                str(board.substantiation[code].of),
-                str(board.substantiation[code].part),
+                # The parts of a rate that is not given are not given either.
+                str(board.substantiation[code].of) if board.substantiation[code].shown else "",
+                str(board.substantiation[code].part) if board.substantiation[code].shown else "",
                 str(board.substantiation[code]),
             ]
             for code in codes

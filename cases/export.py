@@ -312,7 +312,14 @@ def render_pdf(file: CaseFile, reporter: dict | None, exported_by: str, at: date
                     f"{flag.status.replace('_', ' ')}, from {FLAG_SOURCE_LABELS.get(flag.source, flag.source)}",
                 ),
                 ("Opened", f"{_day(flag.opened_on)}, respond by {_day(flag.respond_by)}"),
-                ("Adverse action", f"{RETALIATION_FORMS.get(flag.form or '', '')} {_day(flag.action_on)}".strip()),
+                # Not an HR match's action and day: with HR's records they find the protected person,
+                # who may be the reporter (the export leaves protected persons out for that reason).
+                (
+                    "Adverse action",
+                    ""
+                    if flag.source == "hr_match"
+                    else f"{RETALIATION_FORMS.get(flag.form or '', '')} {_day(flag.action_on)}".strip(),
+                ),
                 ("Resolution", FLAG_RESOLUTIONS.get(flag.resolution or "", "")),
                 ("Record", flag.record),
             ]

@@ -312,8 +312,8 @@ async def list_register(
         if after is None and before is None:
             total = len(found) if not more_after else await _count(session, query)
         rows = await _rows(session, identity, found, today, all_cases=False)
-        detail = filters.coded() + (f" after {after}" if after else "") + (f" before {before}" if before else "")
-        await audit.record(session, "register.viewed", actor_id=identity.staff.id, detail=detail, at=now)
+        # The filter, not the paging cursor: a cursor names a case, which the log may hide from its reader.
+        await audit.record(session, "register.viewed", actor_id=identity.staff.id, detail=filters.coded(), at=now)
     first, last = (rows[0], rows[-1]) if rows else (None, None)
     return Page(
         rows,

@@ -27,7 +27,7 @@ from nacl.secret import SecretBox
 # and at the latest this long after the receipt was entered: a copied cookie cannot be kept
 # alive for ever by fetching a page now and then.
 IDLE = timedelta(minutes=30)
-LONGEST = timedelta(hours=8)
+LONGEST = timedelta(hours=2)
 # The receipt page must follow its redirect at once; a cookie left behind soon opens nothing.
 RECEIPT_HANDOFF = timedelta(minutes=5)
 
@@ -36,6 +36,13 @@ _SESSION, _RECEIPT = b"S", b"R"
 _HEADER = struct.Struct(">cQ")  # kind, expiry (seconds since the epoch)
 _KEYS = struct.Struct(">Q32s32s16s16s")  # end of the session, lookup id, private key, receipt check, last message sent
 CHECK_BYTES = 16
+
+
+def case_tag(key: bytes, keys: "ReporterKeys") -> str:
+    """What each form of the mailbox page carries to say which report it belongs to: the cookie is
+    the browser's, so a page left open in one tab would otherwise send into the report opened since
+    in another. Keyed under the session key, so it tells nothing outside the session."""
+    return hashlib.blake2b(keys.lookup_id, key=key, digest_size=16, person=b"speakup-case-tag").hexdigest()
 
 
 def receipt_check(normalised_receipt: str) -> bytes:

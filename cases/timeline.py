@@ -41,7 +41,9 @@ from .vocabulary import (
 )
 
 # Reads, not steps (see the module doc).
-NOT_SHOWN = ("case.viewed", "attachment.downloaded", "remediation.viewed")
+# Reads stay in the audit log; a link is shown by the case's links panel, which lists only the linked
+# cases the reader may open: its entry here would tell a reader that a case hidden from them exists.
+NOT_SHOWN = ("case.viewed", "attachment.downloaded", "remediation.viewed", "summary.read", "case.linked")
 
 
 @dataclass(frozen=True)

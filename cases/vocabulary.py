@@ -29,8 +29,6 @@ RECEIVING_ROLES = ("compliance_officer", "audit_committee")
 
 ROUTINGS = ("compliance_officer", "audit_committee")
 STATUSES = ("received", "acknowledged", "investigating", "escalated", "concluded", "closed")
-# Still to be decided: what a closure, a link or a reassessment may act on.
-UNDECIDED_STATUSES = ("received", "acknowledged", "investigating", "escalated")
 # Acknowledged and not yet concluded: the feedback deadline runs.
 OPEN_STATUSES = ("acknowledged", "investigating", "escalated")
 # Deadline windows: a deadline this close is "due" in the list, the reminders and the digest.

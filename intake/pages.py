@@ -12,6 +12,7 @@ session cookie (cases/reporter_session.py), sealed, renewed by each page, gone
 with the browser or after 30 idle minutes, and stored nowhere on the server.
 """
 
+import hmac
 from dataclasses import replace
 
 from starlette.requests import Request
@@ -24,7 +25,7 @@ from cases.follow_up import answer_check_in as mailbox_answer_check_in
 from cases.follow_up import answer_minutes as mailbox_answer_minutes
 from cases.follow_up import message_digest, open_mailbox, read_mailbox, send_reporter_message
 from cases.kdf_pool import Busy
-from cases.reporter_session import Session, open_receipt, open_session, seal_receipt, seal_session
+from cases.reporter_session import Session, case_tag, open_receipt, open_session, seal_receipt, seal_session
 from crypto.receipts import MAX_TYPED
 from web.bodies import SubmittedForm, as_id, check_oversize, read_form
 from web.csrf import CSRF_FIELD, check_cross_site, check_csrf
@@ -223,6 +224,7 @@ async def _mailbox_page(
     context = {
         **_limits(request),
         "mailbox": mailbox,
+        "case_tag": case_tag(await _session_key(request), session.keys),
         "notice": NOTICES.get(session.notice),
         "values": values or {},
         "errors": error.fields if error else {},
@@ -232,6 +234,14 @@ async def _mailbox_page(
     page = render(request, "intake/follow_up.html", context, status_code=error.status if error else 200)
     # Each page renews the session for another 30 minutes; a notice is said once.
     return await _with_session(request, page, replace(session, notice=""))
+
+
+async def _check_case(request: Request, session: Session, form) -> None:
+    """``InvalidInput`` unless the form was sent from the page of the report this session has open now."""
+    if not hmac.compare_digest(str(form.get("case") or ""), case_tag(await _session_key(request), session.keys)):
+        raise InvalidInput(
+            "That page belonged to another report you have opened since. Nothing was sent: this is the report open now."
+        )
 
 
 async def follow_up(request: Request) -> Response:
@@ -269,6 +279,7 @@ async def send_message(request: Request) -> Response:
     retaliation = form.get("retaliation") == "yes"
     try:
         check_csrf(request, form.get(CSRF_FIELD))
+        await _check_case(request, session, form)
         check_oversize(form, ctx.settings)
         sent = message_digest(form.get("body"), retaliation, form.uploads)
         if sent == session.last_sent:  # this very message, sent again (Back, then Send): not twice
@@ -300,6 +311,7 @@ async def answer_check_in(request: Request) -> Response:
         return _no_session(request)
     try:
         check_csrf(request, form.get(CSRF_FIELD))
+        await _check_case(request, session, form)
         check_in = as_id(form.get("check_in"))
         if check_in is None or form.get("answer") not in {"yes", "no"}:
             raise InvalidInput("Choose yes or no.")
@@ -321,6 +333,7 @@ async def answer_minutes(request: Request) -> Response:
         return _no_session(request, unsent=form.get("correction"))
     try:
         check_csrf(request, form.get(CSRF_FIELD))
+        await _check_case(request, session, form)
         number = as_id(form.get("number"))
         if number is None:
             raise InvalidInput(fields={"minutes": "These minutes are not in your report."})

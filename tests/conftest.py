@@ -348,6 +348,14 @@ def csrf_from(page: str) -> str:
     return match.group(1)
 
 
+def mailbox_form(page: str) -> dict:
+    """What every form of a page carries: its CSRF token and, on the mailbox page, which report it is for."""
+    fields = {"csrf_token": csrf_from(page)}
+    if match := re.search(r'name="case" value="([0-9a-f]+)"', page):
+        fields["case"] = match.group(1)
+    return fields
+
+
 def receipt_from(page: str) -> str:
     match = RECEIPT.search(page)
     assert match, "the page shows no receipt"
@@ -407,7 +415,7 @@ class Reporter:
 
     async def write(self, receipt: str, body: str, *, retaliation=False, files=None) -> httpx.Response:
         page = await self.open(receipt)
-        data = {"body": body, "csrf_token": csrf_from(page.text)}
+        data = {"body": body, **mailbox_form(page.text)}
         if retaliation:
             data["retaliation"] = "yes"
         files = files if files is not None else [("attachments", ("", b"", "application/octet-stream"))]

@@ -394,6 +394,9 @@ async def test_the_board_pack_carries_the_figures_and_its_maker_on_every_page(fi
     assert "4 / 20 (7)" not in text  # the Committee counts L too:
     assert "3.5 / 20 (8)" in text
     assert "60%" in text and "fewer than 5" in text
+    # No small count comes back another way: not beside a withheld percentile, nor in the register summary.
+    assert not re.search(r"not given \(\d", text)
+    assert re.search(r"Payment through a third party or intermediary fewer than 5", text)
     assert "Written reprimand" in text
     assert UNIT in text  # Latin-1 and Windows-1252 as they are
     assert "dz 東京" not in text and "ódz" in text  # beyond them, folded or a box: no crash

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from cases.accounts import create_staff
 from cases.models import AuditEntry
-from tests.conftest import STAFF_PASSWORD, Reporter, case_for, csrf_from
+from tests.conftest import STAFF_PASSWORD, Reporter, case_for, mailbox_form
 from tests.test_lifecycle import IN_SCOPE
 
 SEE_OTHER = 303
@@ -43,9 +43,7 @@ async def worked_case(client, installed, browsers) -> str:
         assert (await officer.post(f"/staff/cases/{reference}/{step}", form)).status_code == SEE_OTHER, step
     await reporter.write(receipt, "It was the shipment of 14 March.")
     page = await reporter.open(receipt)
-    confirmed = await client.post(
-        "/follow-up/minutes", data={"number": "1", "answer": "confirmed", "csrf_token": csrf_from(page.text)}
-    )
+    confirmed = await client.post("/follow-up/minutes", data={"number": "1", "answer": "confirmed", **mailbox_form(page.text)})
     assert confirmed.status_code == SEE_OTHER
     concluded = await officer.post(
         f"/staff/cases/{reference}/conclude",

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from cases.models import Attachment, AuditEntry, Base, Case, Message, Minutes, ReporterEvent, RetaliationFlag
 from cases.reporter_session import ReporterKeys, Session, seal_receipt, seal_session
 from crypto.receipts import normalise
-from tests.conftest import RECEIPT, case_for, close_the_day, count_rows, csrf_from
+from tests.conftest import RECEIPT, case_for, close_the_day, count_rows, mailbox_form
 
 pytestmark = pytest.mark.usefixtures("installed")
 
@@ -35,7 +35,7 @@ async def _every_value(ctx) -> list:
 async def _send(reporter, data: dict, files=None):
     """The message form, posted from the mailbox page the browser shows now."""
     page = await reporter.client.get("/follow-up")
-    fields = {"csrf_token": csrf_from(page.text), **data}
+    fields = {**mailbox_form(page.text), **data}
     return await reporter.client.post("/follow-up/messages", data=fields, files=files or NO_FILE)
 
 
@@ -69,7 +69,7 @@ async def test_the_same_message_sent_again_from_the_back_button_is_not_filed_twi
     await reporter.open(receipt)
     form = {"body": "I was demoted.", "retaliation": "yes"}
     page = await reporter.client.get("/follow-up")
-    data = {**form, "csrf_token": csrf_from(page.text)}
+    data = {**form, **mailbox_form(page.text)}
     first = await reporter.client.post("/follow-up/messages", data=data, files=NO_FILE)
     await reporter.follow(first)
     replayed = await reporter.client.post("/follow-up/messages", data=data, files=NO_FILE)
@@ -90,7 +90,7 @@ async def test_a_failed_form_sent_again_repeats_nothing(reporter, installed):
     receipt = await reporter.file()
     await reporter.open(receipt)
     page = await reporter.client.get("/follow-up")
-    data = {"body": "   ", "csrf_token": csrf_from(page.text)}
+    data = {"body": "   ", **mailbox_form(page.text)}
     for _ in range(2):
         refused = await reporter.client.post("/follow-up/messages", data=data, files=NO_FILE)
         assert refused.status_code == 422 and "Write a message or attach a file." in refused.text
@@ -132,14 +132,16 @@ async def test_a_session_lasts_30_minutes_after_the_last_page(reporter, clock):
     assert "Cash to a customs inspector" not in expired.text
 
 
-async def test_a_session_ends_8_hours_after_the_receipt_was_entered_however_it_is_used(reporter, clock):
+async def test_a_session_ends_2_hours_after_the_receipt_was_entered_however_it_is_used(reporter, clock):
     """A copied cookie cannot be kept alive for ever by fetching a page every 29 minutes."""
     receipt = await reporter.file()
     await reporter.open(receipt)
-    for _ in range(19):  # 7 h 55 min of pages
+    for _ in range(4):  # 1 h 40 min of pages
         clock.advance(minutes=25)
         assert "Cash to a customs inspector" in (await reporter.client.get("/follow-up")).text
-    clock.advance(minutes=6)
+    clock.advance(minutes=15)  # 1 h 55 min
+    assert "Cash to a customs inspector" in (await reporter.client.get("/follow-up")).text
+    clock.advance(minutes=6)  # 2 h 1 min: over, though the last page was 6 minutes ago
     assert 'name="receipt"' in (await reporter.client.get("/follow-up")).text
     await reporter.open(receipt)  # the receipt starts a new one
     assert "Cash to a customs inspector" in (await reporter.client.get("/follow-up")).text
@@ -180,7 +182,7 @@ async def test_a_bad_session_cookie_gives_the_receipt_form_and_nothing_else(repo
 async def test_leave_ends_the_session(reporter):
     receipt = await reporter.file()
     page = await reporter.open(receipt)
-    left = await reporter.client.post("/follow-up/leave", data={"csrf_token": csrf_from(page.text)})
+    left = await reporter.client.post("/follow-up/leave", data={**mailbox_form(page.text)})
     assert left.status_code == 303 and MAILBOX not in reporter.client.cookies
     assert 'name="receipt"' in (await reporter.client.get("/follow-up")).text
 
@@ -309,17 +311,17 @@ async def test_minutes_are_confirmed_or_corrected_by_the_reporter_and_seen_by_st
     assert (await _minutes(officer, case.reference, "You said it happened in May.", today, "meeting")).status_code == 303
     page = await reporter.open(receipt)
     assert "Telephone call, " + today.isoformat() in page.text and "You said it happened in May." in page.text
-    token = csrf_from(page.text)
-    confirmed = await reporter.client.post("/follow-up/minutes", data={"number": "1", "answer": "confirmed", "csrf_token": token})
+    form = mailbox_form(page.text)
+    confirmed = await reporter.client.post("/follow-up/minutes", data={"number": "1", "answer": "confirmed", **form})
     assert confirmed.status_code == 303 and "your answer to the minutes is kept" in (await reporter.follow(confirmed)).text
     corrected = await reporter.client.post(
-        "/follow-up/minutes", data={"number": "2", "answer": "corrected", "correction": "It was in June.", "csrf_token": token}
+        "/follow-up/minutes", data={"number": "2", "answer": "corrected", "correction": "It was in June.", **form}
     )
     page = await reporter.follow(corrected)
     assert f"You confirmed these minutes on {today.isoformat()}" in page.text and "It was in June." in page.text
     # Answered once: sent again (a replay), nothing changes.
     again = await reporter.client.post(
-        "/follow-up/minutes", data={"number": "1", "answer": "corrected", "correction": "No.", "csrf_token": token}
+        "/follow-up/minutes", data={"number": "1", "answer": "corrected", "correction": "No.", **form}
     )
     assert again.status_code == 422 and "answered already" in again.text
     async with installed.ctx.sessions() as session:
@@ -347,7 +349,7 @@ async def test_a_confirmation_with_a_correction_typed_is_refused_with_the_text_k
     page = await reporter.open(receipt)
     refused = await reporter.client.post(
         "/follow-up/minutes",
-        data={"number": "1", "answer": "confirmed", "correction": "Kept 9c1f", "csrf_token": csrf_from(page.text)},
+        data={"number": "1", "answer": "confirmed", "correction": "Kept 9c1f", **mailbox_form(page.text)},
     )
     assert refused.status_code == 422 and "You wrote a correction" in refused.text and "Kept 9c1f" in refused.text
     async with installed.ctx.sessions() as session:
@@ -388,7 +390,7 @@ async def test_minutes_and_corrections_are_not_readable_in_the_database(reporter
     page = await reporter.open(receipt)
     await reporter.client.post(
         "/follow-up/minutes",
-        data={"number": "1", "answer": "corrected", "correction": "CANARYcorrection27b9", "csrf_token": csrf_from(page.text)},
+        data={"number": "1", "answer": "corrected", "correction": "CANARYcorrection27b9", **mailbox_form(page.text)},
     )
     stored = repr(await _every_value(installed.ctx))
     assert await count_rows(installed.ctx, Minutes) == 1
@@ -428,3 +430,21 @@ async def test_the_api_records_the_channel_and_staff_see_it(client, reporter, in
     officer = await browsers(installed.compliance_officer)
     reference = (await case_for(installed.ctx, phoned.json()["receipt"])).reference
     assert "<dt>Channel</dt><dd>Hotline phone</dd>" in (await officer.get(f"/staff/cases/{reference}")).text
+
+
+async def test_a_page_left_open_for_one_report_sends_nothing_into_another(reporter, installed):
+    """Two receipts opened in two tabs of one browser share its cookie: the form of the first tab's
+    page must not file into the report the second tab opened since."""
+    first = await reporter.file()
+    second = await reporter.file({"summary": "The CFO takes kickbacks", "concerns_leadership": "yes"})
+    first_page = await reporter.open(first)  # tab 1
+    await reporter.open(second)  # tab 2: the cookie now holds the second report
+    data = {"body": "Meant for the first report only.", **mailbox_form(first_page.text)}
+    refused = await reporter.client.post("/follow-up/messages", data=data, files=NO_FILE)
+    assert refused.status_code == 422 and "belonged to another report" in refused.text
+    assert "Meant for the first report only." in refused.text  # kept, to be sent where it belongs
+    assert await count_rows(installed.ctx, Message) == 0
+    answer = {"check_in": "1", "answer": "yes", **mailbox_form(first_page.text)}
+    assert (await reporter.client.post("/follow-up/check-in", data=answer)).status_code == 422
+    minutes = {"number": "1", "answer": "confirmed", **mailbox_form(first_page.text)}
+    assert (await reporter.client.post("/follow-up/minutes", data=minutes)).status_code == 422

@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 
 from cases.models import Case, CheckIn, ProtectedPerson, RetaliationFlag
 from cases.retaliation import deliver_check_ins
-from tests.conftest import Reporter, count_rows, csrf_from
+from tests.conftest import Reporter, count_rows, mailbox_form
 from tests.test_lifecycle import CLOSE_INVESTIGATED, IN_SCOPE
 
 HR_TOKEN = {"authorization": "Bearer test-hr-token-0f9e"}
@@ -237,9 +237,8 @@ async def test_check_ins_are_delivered_once_and_a_yes_opens_a_flag(client, brows
     page = (await reporter.open(receipt)).text
     assert "Have you faced retaliation?" in page and "days since your report was closed" in page
     check_in = int(re.search(r'name="check_in" value="(\d+)"', page).group(1))
-    token = csrf_from(page)
     answered = await reporter.follow(
-        await client.post("/follow-up/check-in", data={"check_in": check_in, "answer": "yes", "csrf_token": token})
+        await client.post("/follow-up/check-in", data={"check_in": check_in, "answer": "yes", **mailbox_form(page)})
     )
     assert answered.status_code == 200 and "Thank you for answering." in answered.text
     assert "Have you faced retaliation?" not in answered.text

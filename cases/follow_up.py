@@ -260,12 +260,7 @@ async def send_reporter_message(
             }
         )
     async with session.begin():
-        row = (
-            await session.execute(select(Case.id, Case.public_key).where(Case.receipt_lookup == found.lookup_id))
-        ).one_or_none()
-    if row is None:
-        raise UnknownReceipt()
-    case_id, public = row.id, PublicKey(row.public_key)
+        case_id, public = await _case(session, found)
     # Encrypt before the write transaction, so the write lock waits on no file.
     attachments = await asyncio.to_thread(seal_uploads, public, uploads)
     for attachment in attachments:
@@ -287,11 +282,12 @@ async def send_reporter_message(
         audit.reporter_event(session, "reporter.retaliation" if retaliation else "reporter.message", case_id, today)
 
 
-async def _case_id(session: AsyncSession, found: ReporterKeys) -> int:
-    case_id = await session.scalar(select(Case.id).where(Case.receipt_lookup == found.lookup_id))
-    if case_id is None:
+async def _case(session: AsyncSession, found: ReporterKeys) -> tuple[int, PublicKey]:
+    """The id and conversation key of the case the reporter's keys find. Raises ``UnknownReceipt``."""
+    row = (await session.execute(select(Case.id, Case.public_key).where(Case.receipt_lookup == found.lookup_id))).one_or_none()
+    if row is None:
         raise UnknownReceipt()
-    return case_id
+    return row.id, PublicKey(row.public_key)
 
 
 async def answer_check_in(
@@ -300,7 +296,7 @@ async def answer_check_in(
     """The reporter's answer to a post-closure check-in; "yes" opens a retaliation flag. Commits."""
     found = await _derive(ctx, reporter)
     async with session.begin():
-        case_id = await _case_id(session, found)
+        case_id, _ = await _case(session, found)
         pending = (await session.scalars(select(CheckIn).where(CheckIn.case_id == case_id, CheckIn.answered_on.is_(None)))).all()
         if check_in_id not in {c.id for c in pending}:
             raise InvalidInput(fields={"check_in": "This question has been answered already."})
@@ -316,7 +312,7 @@ async def open_mailbox(session: AsyncSession, ctx: Context, receipt: str) -> Rep
     Raises ``InvalidReceipt``, ``Busy`` or ``UnknownReceipt``."""
     found = await derive_keys(ctx, receipt)
     async with session.begin():
-        await _case_id(session, found)
+        await _case(session, found)
     return found
 
 
@@ -338,18 +334,14 @@ async def answer_minutes(
         raise InvalidInput(fields={"correction": f"At most {MAX_MINUTES:,} characters (this has {len(correction):,})."})
     found = await _derive(ctx, reporter)
     async with session.begin():
-        row = (
-            await session.execute(select(Case.id, Case.public_key).where(Case.receipt_lookup == found.lookup_id))
-        ).one_or_none()
-        if row is None:
-            raise UnknownReceipt()
+        case_id, public = await _case(session, found)
         values: dict[str, Any] = {"answer": answer, "answered_on": today}
         if correction:
-            values["correction_box"] = boxes.seal(PublicKey(row.public_key), correction.encode("utf-8"))
+            values["correction_box"] = boxes.seal(public, correction.encode("utf-8"))
         # Only while unanswered: of two answers sent at once, one is kept and the other refused.
         answered = await session.execute(
-            update(Minutes).where(Minutes.case_id == row.id, Minutes.number == number, Minutes.answer.is_(None)).values(**values)
+            update(Minutes).where(Minutes.case_id == case_id, Minutes.number == number, Minutes.answer.is_(None)).values(**values)
         )
         if cast(CursorResult, answered).rowcount != 1:
             raise InvalidInput(fields={"minutes": "These minutes have been answered already (or there are no such minutes)."})
-        audit.reporter_event(session, f"minutes.{answer}", row.id, today, f"minutes {number}")
+        audit.reporter_event(session, f"minutes.{answer}", case_id, today, f"minutes {number}")
